@@ -1,0 +1,1 @@
+"""Orchestration: load playbooks and runbooks, gather evidence, run checks, build findings."""

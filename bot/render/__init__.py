@@ -1,0 +1,1 @@
+"""Renderers: JSON (the DESIGN.md contract), terminal text, Slack Block Kit."""
