@@ -20,7 +20,9 @@ def _cases() -> list[tuple[Path, int, str]]:
     return out
 
 
-@pytest.mark.parametrize(("path", "index", "name"), _cases(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("path", "index", "name"), _cases(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_playbook_case(path: Path, index: int, name: str, catalog) -> None:
     spec = load_file(path)
     result = run_case(spec.tests[index], catalog.playbooks[spec.playbook], path.parent, str(path))
