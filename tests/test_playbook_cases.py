@@ -65,7 +65,8 @@ def test_a_broken_check_input_is_inconclusive_not_a_crash(catalog, tmp_path) -> 
     (tmp_path / "t.test.yaml").write_text(
         "playbook: quota-exhausted\n"
         "tests:\n"
-        f"  - name: garbage usages\n    snapshot: {ROOT / 'tests/scenarios/quota-exhausted/confirmed'}\n"
+        "  - name: garbage usages\n"
+        f"    snapshot: {ROOT / 'tests/scenarios/quota-exhausted/confirmed'}\n"
         "    evidence: {usages: {data: 'not an ARM body'}}\n"
         "    expect:\n      verdict: inconclusive\n"
         "      steps: {family-quota: inconclusive, provisioning-stalled: confirmed}\n"
