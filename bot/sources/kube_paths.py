@@ -1,0 +1,144 @@
+"""Which Kubernetes API serves each plural the playbooks ask for, and the raw calls to it.
+
+Every call goes through the official client's generated methods with `_preload_content=False`,
+so the caller gets the raw urllib3 response and parses the JSON itself: a 10,000-pod list is
+never turned into client model objects (DESIGN.md, issue 3: ~7x faster, a third of the memory).
+The emulator in `tests/emulators` uses the same table, so both sides agree on paths and kinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+
+# Log tails: the snapshot layout stores "the tail of the container's log"; 2000 lines covers
+# a vLLM start-up plus the crash that follows it.
+LOG_TAIL_LINES = 2000
+KAITO_METRICS_PORT = 5000  # KAITO's vLLM serves /metrics on the inference port
+VLLM_DEFAULT_PORT = 8000  # vLLM's own default when a pod declares no port
+
+
+@dataclass(frozen=True)
+class Resource:
+    plural: str
+    kind: str
+    group: str  # "" = core
+    versions: tuple[str, ...]  # tried in order; a 404 moves on (CRD served at another version)
+    namespaced: bool
+    api: str  # client class, or "custom" for CustomObjectsApi
+    snake: str = ""  # generated method stem: list_<snake>_for_all_namespaces, list_namespaced_<snake>
+
+    @property
+    def custom(self) -> bool:
+        return self.api == "custom"
+
+    def api_version(self, version: str) -> str:
+        return f"{self.group}/{version}" if self.group else version
+
+
+RESOURCES: dict[str, Resource] = {
+    r.plural: r
+    for r in (
+        Resource("nodes", "Node", "", ("v1",), False, "CoreV1Api", "node"),
+        Resource("pods", "Pod", "", ("v1",), True, "CoreV1Api", "pod"),
+        Resource("events", "Event", "", ("v1",), True, "CoreV1Api", "event"),
+        Resource("configmaps", "ConfigMap", "", ("v1",), True, "CoreV1Api", "config_map"),
+        Resource("services", "Service", "", ("v1",), True, "CoreV1Api", "service"),
+        Resource("daemonsets", "DaemonSet", "apps", ("v1",), True, "AppsV1Api", "daemon_set"),
+        Resource("deployments", "Deployment", "apps", ("v1",), True, "AppsV1Api", "deployment"),
+        Resource("replicasets", "ReplicaSet", "apps", ("v1",), True, "AppsV1Api", "replica_set"),
+        Resource("statefulsets", "StatefulSet", "apps", ("v1",), True, "AppsV1Api", "stateful_set"),
+        Resource("cronjobs", "CronJob", "batch", ("v1",), True, "BatchV1Api", "cron_job"),
+        Resource(
+            "poddisruptionbudgets", "PodDisruptionBudget", "policy", ("v1",), True,
+            "PolicyV1Api", "pod_disruption_budget",
+        ),
+        # KAITO serves v1beta1 since v0.7; the AKS add-on (v0.6) only v1alpha1.
+        Resource("workspaces", "Workspace", "kaito.sh", ("v1beta1", "v1alpha1"), True, "custom"),
+        Resource("nodeclaims", "NodeClaim", "karpenter.sh", ("v1",), False, "custom"),
+        Resource("clusterpolicies", "ClusterPolicy", "nvidia.com", ("v1",), False, "custom"),
+    )
+}
+
+
+def list_page(
+    api_client: client.ApiClient,
+    res: Resource,
+    version: str,
+    *,
+    namespace: str | None,
+    label_selector: str | None,
+    field_selector: str | None,
+    limit: int,
+    token: str | None,
+    timeout: Any,
+) -> Any:
+    """One page of a list, as the raw urllib3 response."""
+    kw: dict[str, Any] = {"limit": limit, "_preload_content": False, "_request_timeout": timeout}
+    if token:
+        kw["_continue"] = token
+    if label_selector:
+        kw["label_selector"] = label_selector
+    if field_selector:
+        kw["field_selector"] = field_selector
+    if res.custom:
+        api = client.CustomObjectsApi(api_client)
+        if namespace and res.namespaced:
+            return api.list_namespaced_custom_object(res.group, version, namespace, res.plural, **kw)
+        return api.list_cluster_custom_object(res.group, version, res.plural, **kw)
+    typed = getattr(client, res.api)(api_client)
+    if not res.namespaced:
+        return getattr(typed, f"list_{res.snake}")(**kw)
+    if namespace:
+        return getattr(typed, f"list_namespaced_{res.snake}")(namespace, **kw)
+    return getattr(typed, f"list_{res.snake}_for_all_namespaces")(**kw)
+
+
+def pod_log(
+    api_client: client.ApiClient, ns: str, pod: str, container: str, previous: bool, timeout: Any
+) -> Any:
+    return client.CoreV1Api(api_client).read_namespaced_pod_log(
+        pod,
+        ns,
+        container=container,
+        previous=previous,
+        tail_lines=LOG_TAIL_LINES,
+        _preload_content=False,
+        _request_timeout=timeout,
+    )
+
+
+def pod_proxy_get(
+    api_client: client.ApiClient, ns: str, pod: str, port: int, path: str, timeout: Any
+) -> Any:
+    """GET /api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/{path} through the API server."""
+    return client.CoreV1Api(api_client).connect_get_namespaced_pod_proxy_with_path(
+        f"{pod}:{port}", ns, path.lstrip("/"), _preload_content=False, _request_timeout=timeout
+    )
+
+
+def service_proxy_get(
+    api_client: client.ApiClient, ns: str, service: str, port: int | str, path: str, timeout: Any
+) -> Any:
+    """GET /api/v1/namespaces/{ns}/services/{svc}:{port}/proxy/{path} through the API server."""
+    return client.CoreV1Api(api_client).connect_get_namespaced_service_proxy_with_path(
+        f"{service}:{port}", ns, path.lstrip("/"), _preload_content=False, _request_timeout=timeout
+    )
+
+
+def metrics_port(pod: dict[str, Any]) -> int:
+    """KAITO pods serve /metrics on 5000; others on their first declared container port."""
+    if "kaito.sh/workspace" in ((pod.get("metadata") or {}).get("labels") or {}):
+        return KAITO_METRICS_PORT
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("containerPort"):
+                return int(port["containerPort"])
+    return VLLM_DEFAULT_PORT
+
+
+def service_port(service: dict[str, Any]) -> int | None:
+    ports = (service.get("spec") or {}).get("ports") or []
+    return int(ports[0]["port"]) if ports and ports[0].get("port") else None

@@ -1,0 +1,267 @@
+"""The objects a loopback Kubernetes API serves: a snapshot directory (DESIGN.md layout) held in
+memory, with the API server's behaviour for lists, gets and writes.
+
+Agreement with the offline reader: a built-in kind whose file the snapshot lacks is "not known"
+and served as 403 Forbidden; an empty List is served as none; a custom resource whose file is
+absent is a CRD that is not installed (404, or `missing_crd_status`). Strategic-merge patches
+are applied as JSON merge patches (RFC 7386: maps merge, `null` deletes, lists are replaced);
+that is exact for the fields fixes touch (replicas, schedules, tolerations lists, data keys).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.sources import selectors
+from bot.sources.kube_paths import RESOURCES, Resource
+
+Obj = dict[str, Any]
+USER = "system:serviceaccount:gpubot:gpubot"
+SCALABLE = {"deployments", "statefulsets", "replicasets"}
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.code, self.reason, self.message, self.headers = code, reason, message, headers or {}
+
+    def body(self) -> Obj:
+        return status_doc(self.code, self.reason, self.message)
+
+
+def status_doc(code: int, reason: str, message: str) -> Obj:
+    failed = code >= 400
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure" if failed else "Success", "message": message,
+            "reason": reason, "code": code}
+
+
+def forbidden(verb: str, resource: str, ns: str | None) -> ApiError:
+    group = RESOURCES[resource.split("/")[0]].group if resource.split("/")[0] in RESOURCES else ""
+    scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+    return ApiError(403, "Forbidden", f'{resource} is forbidden: User "{USER}" cannot {verb} '
+                                      f'resource "{resource}" in API group "{group}" {scope}')
+
+
+def not_found(resource: str, name: str) -> ApiError:
+    return ApiError(404, "NotFound", f'{resource} "{name}" not found')
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+class KubeStore:
+    def __init__(self, root: Path | str, *, missing_crd_status: int = 404) -> None:
+        self.root = Path(root)
+        self.missing_crd_status = missing_crd_status
+        self.lock = threading.RLock()
+        self.objects: dict[str, list[Obj] | None] = {}
+        self.served: dict[str, str] = {}  # custom plural -> the version its file was saved at
+        self.revision = 1000
+        self._by_node: dict[str, list[Obj]] | None = None
+        for plural, res in RESOURCES.items():
+            path = self.root / "kubernetes" / f"{plural}.json"
+            doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            self.objects[plural] = None if doc is None else list(doc.get("items") or [])
+            if res.custom and doc is not None:
+                api_version = str(doc.get("apiVersion") or "")
+                items = self.objects[plural] or []
+                if items and "/" in str(items[0].get("apiVersion", "")):
+                    api_version = str(items[0]["apiVersion"])
+                version = api_version.split("/", 1)[-1]
+                self.served[plural] = version if version in res.versions else res.versions[0]
+
+    def has(self, folder: str) -> bool:
+        return (self.root / "kubernetes" / folder).is_dir()
+
+    # ---- resolution ----------------------------------------------------------------------
+
+    def resolve(self, group: str, version: str, plural: str, ns: str | None, verb: str) -> Resource:
+        res = RESOURCES.get(plural)
+        missing = ApiError(404, "NotFound", "the server could not find the requested resource")
+        if res is None or res.group != group or version not in res.versions:
+            raise missing
+        if res.custom:
+            if self.objects[plural] is None:
+                if self.missing_crd_status == 403:
+                    raise forbidden(verb, plural, ns)
+                raise missing
+            if version != self.served[plural]:
+                raise missing
+        elif self.objects[plural] is None:
+            raise forbidden(verb, plural, ns)
+        return res
+
+    def _items(self, res: Resource) -> list[Obj]:
+        items = self.objects[res.plural]
+        assert items is not None
+        return items
+
+    def _bump(self, obj: Obj) -> None:
+        self.revision += 1
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self.revision)
+        self._by_node = None
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def list(self, res: Resource, ns: str | None, query: dict[str, str]) -> Obj:
+        labels, fields = query.get("labelSelector"), query.get("fieldSelector")
+        with self.lock:
+            try:
+                chosen = selectors.select(
+                    self._candidates(res, fields), namespace=ns if res.namespaced else None,
+                    label_selector=labels, field_selector=fields,
+                )
+            except selectors.SelectorError as exc:
+                raise ApiError(400, "BadRequest", f"unable to parse requirement: {exc}") from exc
+            revision = str(self.revision)
+        start = self._offset(query.get("continue"), ns, labels, fields)
+        limit = int(query.get("limit") or 0)
+        page = chosen[start : start + limit] if limit else chosen[start:]
+        meta: Obj = {"resourceVersion": revision}
+        if limit and start + limit < len(chosen):
+            key = json.dumps({"o": start + limit, "q": [ns, labels, fields]})
+            meta["continue"] = base64.urlsafe_b64encode(key.encode()).decode()
+            meta["remainingItemCount"] = len(chosen) - start - limit
+        version = self.served.get(res.plural, res.versions[0])
+        return {"kind": f"{res.kind}List", "apiVersion": res.api_version(version),
+                "metadata": meta, "items": [self._wire(res, o) for o in page]}
+
+    def _candidates(self, res: Resource, fields: str | None) -> list[Obj]:
+        """An index on spec.nodeName, as the API server's pod field index: per-node lists of a
+        10,000-pod cluster must stay cheap."""
+        items = self._items(res)
+        wanted = [t.split("=", 1)[1] for t in (fields or "").split(",")
+                  if t.startswith("spec.nodeName=") and "!" not in t]
+        if res.plural != "pods" or not wanted:
+            return items
+        if self._by_node is None:
+            self._by_node = {}
+            for pod in items:
+                self._by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+        return self._by_node.get(wanted[0].strip(), [])
+
+    @staticmethod
+    def _offset(token: str | None, ns: str | None, labels: str | None, fields: str | None) -> int:
+        if not token:
+            return 0
+        try:
+            doc = json.loads(base64.urlsafe_b64decode(token.encode()))
+            if doc["q"] == [ns, labels, fields]:
+                return int(doc["o"])
+        except (ValueError, KeyError, TypeError):
+            pass
+        raise ApiError(400, "BadRequest", "continue key is not valid for this request")
+
+    @staticmethod
+    def _wire(res: Resource, obj: Obj) -> Obj:
+        """Built-in list items come without kind/apiVersion from a real API server."""
+        if res.custom:
+            return obj
+        return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
+    def find(self, res: Resource, ns: str | None, name: str) -> Obj:
+        for obj in self._items(res):
+            meta = obj.get("metadata") or {}
+            if meta.get("name") == name and (not res.namespaced or meta.get("namespace") == ns):
+                return obj
+        raise not_found(res.plural, name)
+
+    def get(self, res: Resource, ns: str | None, name: str) -> Obj:
+        with self.lock:
+            obj = copy.deepcopy(self.find(res, ns, name))
+        version = self.served.get(res.plural, res.versions[0])
+        return {"apiVersion": res.api_version(version), "kind": res.kind, **obj}
+
+    # ---- writes --------------------------------------------------------------------------
+
+    def create(self, res: Resource, ns: str | None, body: Obj) -> Obj:
+        meta = body.setdefault("metadata", {})
+        name = meta.get("name")
+        if not name:
+            raise ApiError(422, "Invalid", f"{res.kind}.metadata.name: Required value")
+        with self.lock:
+            try:
+                self.find(res, ns, name)
+            except ApiError:
+                pass
+            else:
+                raise ApiError(409, "AlreadyExists", f'{res.plural} "{name}" already exists')
+            if res.namespaced:
+                meta["namespace"] = ns
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            self._bump(body)
+            self._items(res).append(body)
+        return self.get(res, ns, name)
+
+    def patch(self, res: Resource, ns: str | None, name: str, patch: Any) -> Obj:
+        if not isinstance(patch, dict):
+            raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
+        with self.lock:
+            obj = self.find(res, ns, name)
+            merged = merge_patch(obj, patch)
+            obj.clear()
+            obj.update(merged)
+            self._bump(obj)
+        return self.get(res, ns, name)
+
+    def delete(self, res: Resource, ns: str | None, name: str) -> Obj:
+        with self.lock:
+            obj = self.find(res, ns, name)
+            self._items(res).remove(obj)
+            self._by_node = None
+        return status_doc(200, "", f'{res.plural} "{name}" deleted') | {"status": "Success"}
+
+    def scale(self, res: Resource, ns: str | None, name: str, body: Obj | None) -> Obj:
+        if res.plural not in SCALABLE:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        with self.lock:
+            obj = self.find(res, ns, name)
+            if body is not None:
+                replicas = ((body.get("spec") or {}).get("replicas"))
+                if not isinstance(replicas, int) or replicas < 0:
+                    raise ApiError(422, "Invalid", "spec.replicas: must be a non-negative integer")
+                obj.setdefault("spec", {})["replicas"] = replicas
+                self._bump(obj)
+            spec, status = obj.get("spec") or {}, obj.get("status") or {}
+            return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                    "metadata": {"name": name, "namespace": ns,
+                                 "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion")},
+                    "spec": {"replicas": spec.get("replicas", 1)},
+                    "status": {"replicas": status.get("replicas", 0)}}
+
+    def evict(self, ns: str, name: str) -> Obj:
+        pods = RESOURCES["pods"]
+        with self.lock:
+            pod = self.find(pods, ns, name)
+            labels = (pod.get("metadata") or {}).get("labels") or {}
+            for pdb in self.objects.get("poddisruptionbudgets") or []:
+                if (pdb.get("metadata") or {}).get("namespace") != ns:
+                    continue
+                match = ((pdb.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+                if all(labels.get(k) == v for k, v in match.items()) and (
+                    (pdb.get("status") or {}).get("disruptionsAllowed", 1) <= 0
+                ):
+                    raise ApiError(429, "TooManyRequests", "Cannot evict pod as it would violate "
+                                   "the pod's disruption budget.", {"Retry-After": "10"})
+            self._items(pods).remove(pod)
+            self._by_node = None
+        return status_doc(201, "", "") | {"status": "Success"}
