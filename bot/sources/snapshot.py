@@ -204,6 +204,8 @@ class SnapshotSource:
         logs_dir = self.root / "kubernetes" / "logs"
         if pods is None:
             return self._not_captured(q, "kubernetes/pods.json")
+        if not pods:
+            return Answer(q, [])  # no pod to read: nothing could be missing (as live)
         if not logs_dir.is_dir():
             return self._not_captured(q, "kubernetes/logs/")
         out: list[dict[str, Any]] = []
@@ -239,6 +241,8 @@ class SnapshotSource:
         pods = self._target_pods(q)
         if pods is None:
             return self._not_captured(q, "kubernetes/pods.json")
+        if not pods:
+            return Answer(q, [])  # no pod to scrape: nothing could be missing (as live)
         if not (self.root / "kubernetes" / "metrics").is_dir():
             return self._not_captured(q, "kubernetes/metrics/")
         out = []
@@ -255,6 +259,10 @@ class SnapshotSource:
 
     def _kubernetes_service_probes(self, q: Question) -> Answer:
         if not (self.root / "kubernetes" / "probes").is_dir():
+            services = self._items("services")
+            kaito = [s for s in services or [] if kube.WORKSPACE_LABEL in kube.labels(s)]
+            if services is not None and not kaito:
+                return Answer(q, [])  # no KAITO service to probe (the ones live probes)
             return self._not_captured(q, "kubernetes/probes/")
         out = []
         for rel, data in sorted(self._json.items()):
