@@ -101,7 +101,11 @@ class KubeSource:
         return []
 
     def _pages(
-        self, res: Resource, version: str, namespace: str | None, labels: str | None,
+        self,
+        res: Resource,
+        version: str,
+        namespace: str | None,
+        labels: str | None,
         fields: str | None,
     ) -> list[Obj]:
         items: list[Obj] = []
@@ -109,8 +113,15 @@ class KubeSource:
         for _ in range(MAX_PAGES):
             body, _ = self.caller.read(
                 lambda timeout, token=token: kube_paths.list_page(
-                    self.api, res, version, namespace=namespace, label_selector=labels,
-                    field_selector=fields, limit=self.page_size, token=token, timeout=timeout,
+                    self.api,
+                    res,
+                    version,
+                    namespace=namespace,
+                    label_selector=labels,
+                    field_selector=fields,
+                    limit=self.page_size,
+                    token=token,
+                    timeout=timeout,
                 )
             )
             doc = parse_json(body, f"{res.plural} list")
@@ -239,7 +250,8 @@ class KubeSource:
     def _kubernetes_service_probes(self, q: Question) -> list[Obj]:
         path = str(q.param("path", "/v1/models"))
         services = [
-            s for s in self.list("services", label_selector=kube.WORKSPACE_LABEL)
+            s
+            for s in self.list("services", label_selector=kube.WORKSPACE_LABEL)
             if kube_paths.service_port(s) is not None
         ]
         results = self._parallel(lambda s: self._probe(s, path), _sorted(services))
@@ -248,7 +260,8 @@ class KubeSource:
         return [r[0] for r in results if r]
 
     def _probe(self, service: Obj, path: str) -> list[Obj] | None:
-        ns, name, port = kube.namespace(service), kube.name(service), kube_paths.service_port(service)
+        ns, name = kube.namespace(service), kube.name(service)
+        port = kube_paths.service_port(service)
         assert port is not None
         out: Obj = {"namespace": ns, "service": name, "path": path}
         try:

@@ -28,7 +28,8 @@ class Resource:
     versions: tuple[str, ...]  # tried in order; a 404 moves on (CRD served at another version)
     namespaced: bool
     api: str  # client class, or "custom" for CustomObjectsApi
-    snake: str = ""  # generated method stem: list_<snake>_for_all_namespaces, list_namespaced_<snake>
+    # generated method stem: list_<snake>_for_all_namespaces, list_namespaced_<snake>
+    snake: str = ""
 
     @property
     def custom(self) -> bool:
@@ -52,8 +53,13 @@ RESOURCES: dict[str, Resource] = {
         Resource("statefulsets", "StatefulSet", "apps", ("v1",), True, "AppsV1Api", "stateful_set"),
         Resource("cronjobs", "CronJob", "batch", ("v1",), True, "BatchV1Api", "cron_job"),
         Resource(
-            "poddisruptionbudgets", "PodDisruptionBudget", "policy", ("v1",), True,
-            "PolicyV1Api", "pod_disruption_budget",
+            "poddisruptionbudgets",
+            "PodDisruptionBudget",
+            "policy",
+            ("v1",),
+            True,
+            "PolicyV1Api",
+            "pod_disruption_budget",
         ),
         # KAITO serves v1beta1 since v0.7; the AKS add-on (v0.6) only v1alpha1.
         Resource("workspaces", "Workspace", "kaito.sh", ("v1beta1", "v1alpha1"), True, "custom"),
@@ -86,7 +92,9 @@ def list_page(
     if res.custom:
         api = client.CustomObjectsApi(api_client)
         if namespace and res.namespaced:
-            return api.list_namespaced_custom_object(res.group, version, namespace, res.plural, **kw)
+            return api.list_namespaced_custom_object(
+                res.group, version, namespace, res.plural, **kw
+            )
         return api.list_cluster_custom_object(res.group, version, res.plural, **kw)
     typed = getattr(client, res.api)(api_client)
     if not res.namespaced:

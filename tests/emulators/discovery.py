@@ -10,8 +10,13 @@ from tests.emulators.kube_store import KubeStore
 
 READ = ["get", "list", "watch"]
 WRITE = ["create", "delete", "patch", "update"]
-SUBRESOURCES = {"pods": ["log", "proxy", "eviction"], "services": ["proxy"],
-                "deployments": ["scale"], "statefulsets": ["scale"], "replicasets": ["scale"]}
+SUBRESOURCES = {
+    "pods": ["log", "proxy", "eviction"],
+    "services": ["proxy"],
+    "deployments": ["scale"],
+    "statefulsets": ["scale"],
+    "replicasets": ["scale"],
+}
 
 
 def _served(store: KubeStore) -> dict[tuple[str, str], list[Resource]]:
@@ -31,14 +36,32 @@ def _served(store: KubeStore) -> dict[tuple[str, str], list[Resource]]:
 def _resource_list(group_version: str, resources: list[Resource]) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     for res in resources:
-        entries.append({"name": res.plural, "singularName": res.kind.lower(),
-                        "namespaced": res.namespaced, "kind": res.kind, "verbs": READ + WRITE})
+        entries.append(
+            {
+                "name": res.plural,
+                "singularName": res.kind.lower(),
+                "namespaced": res.namespaced,
+                "kind": res.kind,
+                "verbs": READ + WRITE,
+            }
+        )
         for sub in SUBRESOURCES.get(res.plural, []):
             kind = "Scale" if sub == "scale" else res.kind
-            entries.append({"name": f"{res.plural}/{sub}", "singularName": "",
-                            "namespaced": res.namespaced, "kind": kind, "verbs": ["get", "create"]})
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-            "resources": entries}
+            entries.append(
+                {
+                    "name": f"{res.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": res.namespaced,
+                    "kind": kind,
+                    "verbs": ["get", "create"],
+                }
+            )
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": entries,
+    }
 
 
 def discovery(store: KubeStore, parts: list[str], url: str) -> dict[str, Any] | None:
@@ -48,8 +71,11 @@ def discovery(store: KubeStore, parts: list[str], url: str) -> dict[str, Any] | 
         return {"major": "1", "minor": "31", "gitVersion": "v1.31.3", "platform": "linux/amd64"}
     if parts == ["api"]:
         address = url.removeprefix("http://")
-        return {"kind": "APIVersions", "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]}
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
+        }
     if parts == ["api", "v1"]:
         return _resource_list("v1", served[("", "v1")])
     if parts == ["apis"]:

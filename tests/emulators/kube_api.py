@@ -60,8 +60,14 @@ class Recorded:
 
 
 class KubeApiEmulator:
-    def __init__(self, snapshot: Path | str, *, missing_crd_status: int = 404,
-                 latency_cap: float | None = None, token: str = TOKEN) -> None:
+    def __init__(
+        self,
+        snapshot: Path | str,
+        *,
+        missing_crd_status: int = 404,
+        latency_cap: float | None = None,
+        token: str = TOKEN,
+    ) -> None:
         self.store = KubeStore(snapshot, missing_crd_status=missing_crd_status)
         self.token, self.latency_cap = token, latency_cap
         self.requests: list[Recorded] = []
@@ -101,7 +107,9 @@ class KubeApiEmulator:
 
     def write_kubeconfig(self, path: Path | str, context: str = "emulator") -> Path:
         doc = {
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
             "clusters": [{"name": context, "cluster": {"server": self.url}}],
             "users": [{"name": "gpubot", "user": {"token": self.token}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": "gpubot"}}],
@@ -151,8 +159,9 @@ class KubeApiEmulator:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", errors="replace")
-        record = Recorded(h.command, path, query, body, h.headers.get("Content-Type"),
-                          time.monotonic())
+        record = Recorded(
+            h.command, path, query, body, h.headers.get("Content-Type"), time.monotonic()
+        )
         with self._lock:
             self.requests.append(record)
             if h.command != "GET":
@@ -183,15 +192,24 @@ class KubeApiEmulator:
             h.close_connection = True
         elif fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            reason = {429: "TooManyRequests", 500: "InternalError"}.get(fault.status, "ServiceUnavailable")
+            reason = {429: "TooManyRequests", 500: "InternalError"}.get(
+                fault.status, "ServiceUnavailable"
+            )
             message = {429: "Too many requests, please try again later."}.get(
-                fault.status, "the server is currently unable to handle the request")
+                fault.status, "the server is currently unable to handle the request"
+            )
             _send_error(h, ApiError(fault.status, reason, message, headers))
         elif fault.kind == "malformed":
             _send(h, 200, "application/json", b'{"kind": "PodList", "items": [{"metadata": ')
         elif fault.kind == "truncated":
-            body = json.dumps({"kind": "List", "apiVersion": "v1", "metadata": {},
-                               "items": [{"metadata": {"name": "x" * 200}}]}).encode()
+            body = json.dumps(
+                {
+                    "kind": "List",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "items": [{"metadata": {"name": "x" * 200}}],
+                }
+            ).encode()
             _send(h, 200, "application/json", body[: len(body) // 2], declared=len(body))
             h.close_connection = True
 
@@ -210,8 +228,13 @@ class KubeApiEmulator:
         if rest[0] == "namespaces" and len(rest) >= 3:
             ns, rest = rest[1], rest[2:]
         plural, name, sub = rest[0], (rest[1] if len(rest) > 1 else None), rest[2:]
-        verb = {"GET": "get" if name else "list", "POST": "create", "PATCH": "patch",
-                "PUT": "update", "DELETE": "delete"}.get(r.method, r.method.lower())
+        verb = {
+            "GET": "get" if name else "list",
+            "POST": "create",
+            "PATCH": "patch",
+            "PUT": "update",
+            "DELETE": "delete",
+        }.get(r.method, r.method.lower())
         res = self.store.resolve(group, version, plural, ns, verb)
         store = self.store
         if name is None:
@@ -229,8 +252,11 @@ class KubeApiEmulator:
                 return _json(200, store.get(res, ns, name))
             if r.method == "PATCH":
                 if r.content_type not in MERGE_TYPES:
-                    raise ApiError(415, "UnsupportedMediaType",
-                                   f"the emulator applies only {', '.join(MERGE_TYPES)}")
+                    raise ApiError(
+                        415,
+                        "UnsupportedMediaType",
+                        f"the emulator applies only {', '.join(MERGE_TYPES)}",
+                    )
                 return _json(200, store.patch(res, ns, name, r.body))
             if r.method == "DELETE":
                 return _json(200, store.delete(res, ns, name))
@@ -240,8 +266,11 @@ class KubeApiEmulator:
             return _json(201, store.evict(ns, name))
         elif sub == ["log"] and plural == "pods" and r.method == "GET" and ns:
             return backends.pod_log(store, ns, name, r.query)
-        raise ApiError(405 if name else 404, "MethodNotAllowed" if name else "NotFound",
-                       f"{r.method} {r.path} is not served by the emulator")
+        raise ApiError(
+            405 if name else 404,
+            "MethodNotAllowed" if name else "NotFound",
+            f"{r.method} {r.path} is not served by the emulator",
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -262,8 +291,15 @@ def _json(status: int, doc: Any) -> Reply:
     return Reply(status, "application/json", json.dumps(doc).encode("utf-8"))
 
 
-def _send(h: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes, *,
-          headers: dict[str, str] | None = None, declared: int | None = None) -> None:
+def _send(
+    h: BaseHTTPRequestHandler,
+    status: int,
+    ctype: str,
+    body: bytes,
+    *,
+    headers: dict[str, str] | None = None,
+    declared: int | None = None,
+) -> None:
     try:
         h.send_response(status)
         h.send_header("Content-Type", ctype)

@@ -34,8 +34,12 @@ def pod_log(store: KubeStore, ns: str, name: str, query: dict[str, str]) -> Repl
     names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
     container = query.get("container") or (names[0] if len(names) == 1 else None)
     if container is None:
-        raise ApiError(400, "BadRequest", f"a container name must be specified for pod {name}, "
-                                          f"choose one of: [{' '.join(map(str, names))}]")
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"a container name must be specified for pod {name}, "
+            f"choose one of: [{' '.join(map(str, names))}]",
+        )
     if container not in names:
         raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
     if not store.has("logs"):
@@ -45,16 +49,21 @@ def pod_log(store: KubeStore, ns: str, name: str, query: dict[str, str]) -> Repl
     path = store.root / "kubernetes" / "logs" / ns / name / f"{container}{suffix}"
     if not path.is_file():
         if previous:
-            raise ApiError(400, "BadRequest",
-                           f'previous terminated container "{container}" in pod "{name}" not found')
-        raise ApiError(400, "BadRequest",
-                       f'container "{container}" in pod "{name}" is waiting to start: '
-                       "ContainerCreating")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'previous terminated container "{container}" in pod "{name}" not found',
+            )
+        raise ApiError(
+            400,
+            "BadRequest",
+            f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating',
+        )
     text = path.read_text(encoding="utf-8", errors="replace")
     tail = query.get("tailLines")
     if tail:
         lines = text.splitlines(keepends=True)
-        text = "".join(lines[-int(tail):]) if int(tail) > 0 else ""
+        text = "".join(lines[-int(tail) :]) if int(tail) > 0 else ""
     return Reply(200, "text/plain", text.encode("utf-8"))
 
 
@@ -73,14 +82,17 @@ def pod_proxy(store: KubeStore, ns: str, name_port: str, path: str) -> Reply:
     prom = store.root / "kubernetes" / "metrics" / ns / f"{name}.prom"
     if not prom.is_file():
         # What the API server says when nothing listens on the pod's port.
-        message = (f"error trying to reach service: dial tcp 10.244.1.7:{port or 80}: "
-                   "connect: connection refused")
+        message = (
+            f"error trying to reach service: dial tcp 10.244.1.7:{port or 80}: "
+            "connect: connection refused"
+        )
         raise ApiError(503, "ServiceUnavailable", message)
     return Reply(200, "text/plain; version=0.0.4", prom.read_bytes())
 
 
-def service_proxy(store: KubeStore, ns: str, name_port: str, path: str,
-                  latency_cap: float | None) -> Reply:
+def service_proxy(
+    store: KubeStore, ns: str, name_port: str, path: str, latency_cap: float | None
+) -> Reply:
     name, _ = _split_port(name_port)
     store.find(RESOURCES["services"], ns, name)
     if not store.has("probes"):

@@ -38,16 +38,26 @@ class ApiError(Exception):
 
 def status_doc(code: int, reason: str, message: str) -> Obj:
     failed = code >= 400
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {},
-            "status": "Failure" if failed else "Success", "message": message,
-            "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure" if failed else "Success",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 def forbidden(verb: str, resource: str, ns: str | None) -> ApiError:
     group = RESOURCES[resource.split("/")[0]].group if resource.split("/")[0] in RESOURCES else ""
     scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
-    return ApiError(403, "Forbidden", f'{resource} is forbidden: User "{USER}" cannot {verb} '
-                                      f'resource "{resource}" in API group "{group}" {scope}')
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{resource} is forbidden: User "{USER}" cannot {verb} '
+        f'resource "{resource}" in API group "{group}" {scope}',
+    )
 
 
 def not_found(resource: str, name: str) -> ApiError:
@@ -126,8 +136,10 @@ class KubeStore:
         with self.lock:
             try:
                 chosen = selectors.select(
-                    self._candidates(res, fields), namespace=ns if res.namespaced else None,
-                    label_selector=labels, field_selector=fields,
+                    self._candidates(res, fields),
+                    namespace=ns if res.namespaced else None,
+                    label_selector=labels,
+                    field_selector=fields,
                 )
             except selectors.SelectorError as exc:
                 raise ApiError(400, "BadRequest", f"unable to parse requirement: {exc}") from exc
@@ -141,21 +153,30 @@ class KubeStore:
             meta["continue"] = base64.urlsafe_b64encode(key.encode()).decode()
             meta["remainingItemCount"] = len(chosen) - start - limit
         version = self.served.get(res.plural, res.versions[0])
-        return {"kind": f"{res.kind}List", "apiVersion": res.api_version(version),
-                "metadata": meta, "items": [self._wire(res, o) for o in page]}
+        return {
+            "kind": f"{res.kind}List",
+            "apiVersion": res.api_version(version),
+            "metadata": meta,
+            "items": [self._wire(res, o) for o in page],
+        }
 
     def _candidates(self, res: Resource, fields: str | None) -> list[Obj]:
         """An index on spec.nodeName, as the API server's pod field index: per-node lists of a
         10,000-pod cluster must stay cheap."""
         items = self._items(res)
-        wanted = [t.split("=", 1)[1] for t in (fields or "").split(",")
-                  if t.startswith("spec.nodeName=") and "!" not in t]
+        wanted = [
+            t.split("=", 1)[1]
+            for t in (fields or "").split(",")
+            if t.startswith("spec.nodeName=") and "!" not in t
+        ]
         if res.plural != "pods" or not wanted:
             return items
         if self._by_node is None:
             self._by_node = {}
             for pod in items:
-                self._by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+                self._by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(
+                    pod
+                )
         return self._by_node.get(wanted[0].strip(), [])
 
     @staticmethod
@@ -236,17 +257,23 @@ class KubeStore:
         with self.lock:
             obj = self.find(res, ns, name)
             if body is not None:
-                replicas = ((body.get("spec") or {}).get("replicas"))
+                replicas = (body.get("spec") or {}).get("replicas")
                 if not isinstance(replicas, int) or replicas < 0:
                     raise ApiError(422, "Invalid", "spec.replicas: must be a non-negative integer")
                 obj.setdefault("spec", {})["replicas"] = replicas
                 self._bump(obj)
             spec, status = obj.get("spec") or {}, obj.get("status") or {}
-            return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                    "metadata": {"name": name, "namespace": ns,
-                                 "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion")},
-                    "spec": {"replicas": spec.get("replicas", 1)},
-                    "status": {"replicas": status.get("replicas", 0)}}
+            return {
+                "kind": "Scale",
+                "apiVersion": "autoscaling/v1",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion"),
+                },
+                "spec": {"replicas": spec.get("replicas", 1)},
+                "status": {"replicas": status.get("replicas", 0)},
+            }
 
     def evict(self, ns: str, name: str) -> Obj:
         pods = RESOURCES["pods"]
@@ -260,8 +287,12 @@ class KubeStore:
                 if all(labels.get(k) == v for k, v in match.items()) and (
                     (pdb.get("status") or {}).get("disruptionsAllowed", 1) <= 0
                 ):
-                    raise ApiError(429, "TooManyRequests", "Cannot evict pod as it would violate "
-                                   "the pod's disruption budget.", {"Retry-After": "10"})
+                    raise ApiError(
+                        429,
+                        "TooManyRequests",
+                        "Cannot evict pod as it would violate the pod's disruption budget.",
+                        {"Retry-After": "10"},
+                    )
             self._items(pods).remove(pod)
             self._by_node = None
         return status_doc(201, "", "") | {"status": "Success"}
