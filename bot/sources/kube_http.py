@@ -62,11 +62,12 @@ def transport_reason(exc: BaseException, timeout: float) -> str:
     """A transport failure in one line; never the request headers (they carry the token)."""
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
-    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
-        return f"timeout after {timeout:g}s"
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first.
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
         detail = str(exc).rsplit("]", 1)[-1].strip() or "failed to connect"
         return clip(f"cannot reach the Kubernetes API server: {detail}")
+    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
+        return f"timeout after {timeout:g}s"
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return clip(f"response cut off: {exc.args[0] if exc.args else exc}")
     return clip(f"{type(exc).__name__}: {exc}")

@@ -85,7 +85,7 @@ class KubeApiEmulator:
         server.daemon_threads, server.block_on_close = True, False
         server.emulator = self  # type: ignore[attr-defined]
         self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
