@@ -255,8 +255,7 @@ def _button(f: Finding, x: FixOffer, n: int) -> ButtonElement:
     approval = "needs a second person's approval" if x.requires_approval else "no approval needed"
     undo = "reversible" if x.reversible else "not reversible"
     plan = (
-        f"{x.title} for “{f.title}”. Risk {x.risk}; {approval}; {undo}. "
-        f"Parameters: {filters.params(x.params) or 'none'}. "
+        f"Risk {x.risk} · {approval} · {undo}. {filters.params(x.params) or 'No parameters'}. "
         "The plan (before → after) is shown before anything changes."
     )
     value = json.dumps({"playbook": f.playbook, "fix": x.id, "i": n}, separators=(",", ":"))
@@ -283,17 +282,18 @@ def _fix_blocks(f: Finding) -> Iterator[dict[str, Any]]:
         yield _dict(ActionsBlock(elements=buttons[k : k + MAX_ACTIONS], block_id=block_id))
 
 
-def _summary_units(d: Diagnosis) -> list[_Unit]:
-    units: list[_Unit] = []
+def _summary_lines(d: Diagnosis) -> list[tuple[Finding, dict[str, Any], list[dict[str, Any]]]]:
+    """(finding, its one-line block, its fix buttons) for the confirmed and inconclusive."""
+    out: list[tuple[Finding, dict[str, Any], list[dict[str, Any]]]] = []
     for f in d.findings:
         safe = filters.mrkdwn_safe(f.title)
         if f.verdict == Verdict.CONFIRMED:
             text = _summary("confirmed", f, safe)
-            units.append(_Unit([_section(text, _bid("finding", f.playbook)), *_fix_blocks(f)]))
+            out.append((f, _section(text, _bid("finding", f.playbook)), list(_fix_blocks(f))))
         elif f.verdict == Verdict.INCONCLUSIVE:
             text = _summary("inconclusive", f, safe)
-            units.append(_Unit([_context(text, _bid("finding", f.playbook))]))
-    return units
+            out.append((f, _context(text, _bid("finding", f.playbook)), []))
+    return out
 
 
 def _fallback_summary(d: Diagnosis) -> str:
@@ -318,18 +318,45 @@ def _pack_summary(d: Diagnosis, packer: _Packer) -> None:
     first = packer.open(
         _fallback_summary(d),
         intro,
-        lambda: [_context(f"*Summary (continued)* · GPU diagnosis · {mrkdwn(where)}", "summary")],
+        lambda: [
+            _context(
+                f"*Summary (continued)* · GPU diagnosis · {mrkdwn(where)}", "summary:continued"
+            )
+        ],
     )
     # Reserve room for the counts line at its widest, then write it with the real overflow.
-    first.reserved = _context(_summary("counts", n, len(d.errors), total), "summary:counts")
-    units = _summary_units(d)
+    first.reserved = _context(_summary("counts", n, len(d.errors), total, True), "summary:counts")
     if not n[Verdict.CONFIRMED]:
         packer.add(_Unit([_section(_summary("nothing_confirmed", total), "summary:none")]))
-    for unit in units:
-        packer.add(unit)
+    items = _summary_lines(d)
+    together = first.fits([b for _, line, fixes in items for b in (line, *fixes)])
+    for _, line, fixes in items:
+        # When everything does not fit, every line stays in the first message and the
+        # buttons move to the next one: the five-second read matters most.
+        packer.add(_Unit([line, *fixes] if together else [line]))
+    if not together:
+        _pack_fix_buttons(d, packer, [(f, fixes) for f, _, fixes in items if fixes])
     placed = {b["block_id"] for b in first.blocks}
-    overflow = sum(1 for u in units if u.blocks[0]["block_id"] not in placed)
-    first.reserved = _context(_summary("counts", n, len(d.errors), overflow), "summary:counts")
+    overflow = sum(1 for _, line, _ in items if line["block_id"] not in placed)
+    first.reserved = _context(
+        _summary("counts", n, len(d.errors), overflow, not together), "summary:counts"
+    )
+
+
+def _pack_fix_buttons(
+    d: Diagnosis, packer: _Packer, items: list[tuple[Finding, list[dict[str, Any]]]]
+) -> None:
+    if not items:
+        return
+    title = "*Fixes offered for the confirmed findings*"
+    again = _context(f"{title} (continued)", "summary:fixes:continued")
+    packer.open(
+        f"GPU diagnosis · {d.cluster} · fixes", [_context(title, "summary:fixes")], lambda: [again]
+    )
+    for f, fixes in items:
+        text = f"{icon(f.verdict)} *{mrkdwn(f.title)}* · {plural(len(f.fixes), 'fix', 'fixes')}"
+        label = _context(_title_element(f, text), _bid("finding", f.playbook, "fixes-for"))
+        packer.add(_Unit([label, *fixes], resume=label))
 
 
 # --- thread replies: full evidence ---------------------------------------------------------------
