@@ -11,7 +11,8 @@ from bot.model.verdicts import Diagnosis, Finding, FixOffer, StepOutcome, Verdic
 from bot.sources.snapshot import SnapshotSource
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-C, I, R = Verdict.CONFIRMED, Verdict.INCONCLUSIVE, Verdict.RULED_OUT
+# Q for "questionable": inconclusive (a bare `I` reads like 1).
+C, Q, R = Verdict.CONFIRMED, Verdict.INCONCLUSIVE, Verdict.RULED_OUT
 
 
 def engine_diagnosis(scenario: str = "quota-exhausted/confirmed") -> Diagnosis:
@@ -65,7 +66,7 @@ def finding(
     )
     summary = {
         C: f"Row {i}: 3 pods Pending for 14 min on nodes <aks-gpua100-{i}> & friends",
-        I: f"Inconclusive: loganalytics/gpu-error-patterns unavailable: 403 for row {i}",
+        Q: f"Inconclusive: loganalytics/gpu-error-patterns unavailable: 403 for row {i}",
         R: f"Ruled out: every GPU node advertises nvidia.com/gpu (row {i})",
     }[verdict]
     return Finding(
@@ -90,7 +91,7 @@ def finding(
 
 def big_diagnosis(count: int = 30, lines: int = 40) -> Diagnosis:
     """`count` findings with `lines` long evidence lines per step, pre-sorted like the engine."""
-    verdicts = [C] * (count // 3) + [I] * (count // 3) + [R] * (count - 2 * (count // 3))
+    verdicts = [C] * (count // 3) + [Q] * (count // 3) + [R] * (count - 2 * (count // 3))
     findings = [
         finding(
             i,

@@ -15,7 +15,7 @@ from bot.render import slack
 from bot.render.filters import mrkdwn_safe, unmrkdwn
 from tests.unit._render_samples import (
     C,
-    I,
+    Q,
     R,
     big_diagnosis,
     engine_diagnosis,
@@ -113,7 +113,11 @@ def test_real_diagnosis_fix_button(real: Diagnosis) -> None:
     assert actions["block_id"] == "finding:quota-exhausted:fixes"
     (button,) = actions["elements"]
     assert button["action_id"] == "fix:request-quota:0"
-    assert json.loads(button["value"]) == {"playbook": "quota-exhausted", "fix": "request-quota", "i": 0}
+    assert json.loads(button["value"]) == {
+        "playbook": "quota-exhausted",
+        "fix": "request-quota",
+        "i": 0,
+    }
     confirm = button["confirm"]
     assert confirm["confirm"]["text"] and confirm["deny"]["text"]
     assert "new_limit=48" in confirm["text"]["text"]
@@ -167,30 +171,36 @@ def test_evidence_split_is_marked_continued(big: Diagnosis) -> None:
     sections = [b["text"]["text"] for m in messages for b in m["blocks"] if b["type"] == "section"]
     assert any(re.match(r"🔴 \*step-0\* \(continued\)", s) for s in sections)
     # A message that picks a finding up mid-way says whose evidence it is.
-    resumed = [b for m in messages[1:] for b in m["blocks"][:3] if b["block_id"].endswith(":continued")]
+    resumed = [
+        b for m in messages[1:] for b in m["blocks"][:3] if b["block_id"].endswith(":continued")
+    ]
     assert any(b["block_id"].startswith("finding:synthetic-row-") for b in resumed)
     for m in messages[1:]:
         head = m["blocks"][0]
-        assert head["type"] == "header" or head["block_id"].endswith(":continued") or (
-            head["block_id"] == "summary:fixes"
+        assert (
+            head["type"] == "header"
+            or head["block_id"].endswith(":continued")
+            or (head["block_id"] == "summary:fixes")
         )
 
 
 def test_fix_buttons_for_every_confirmed_fix(big: Diagnosis) -> None:
     messages = slack.render_messages(big)
     buttons = [
-        e
-        for m in messages
-        for b in m["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
+        e for m in messages for b in m["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
     for f in big.findings:
-        mine = [json.loads(e["value"]) for e in buttons if json.loads(e["value"])["playbook"] == f.playbook]
+        mine = [
+            json.loads(e["value"])
+            for e in buttons
+            if json.loads(e["value"])["playbook"] == f.playbook
+        ]
         if f.verdict != C:
             assert not mine
             continue
-        assert mine == [{"playbook": f.playbook, "fix": x.id, "i": n} for n, x in enumerate(f.fixes)]
+        assert mine == [
+            {"playbook": f.playbook, "fix": x.id, "i": n} for n, x in enumerate(f.fixes)
+        ]
     # 30 fixes on one finding: two actions blocks, at most 25 buttons each.
     blocks = [b for b in finding_blocks(messages, "synthetic-row-00") if b["type"] == "actions"]
     assert [len(b["elements"]) for b in blocks] == [25, 5]
@@ -215,8 +225,10 @@ def test_summary_lines_stay_first_when_buttons_do_not_fit(big: Diagnosis) -> Non
     messages = slack.render_messages(big)
     first = messages[0]["blocks"]
     assert not any(b["type"] == "actions" for b in first)
-    lines = [b["block_id"] for b in first if re.fullmatch(r"finding:synthetic-row-\d+", b["block_id"])]
-    assert lines == [f"finding:{f.playbook}" for f in big.findings if f.verdict in (C, I)]
+    lines = [
+        b["block_id"] for b in first if re.fullmatch(r"finding:synthetic-row-\d+", b["block_id"])
+    ]
+    assert lines == [f"finding:{f.playbook}" for f in big.findings if f.verdict in (C, Q)]
     assert "fix buttons in the thread" in first[-1]["elements"][0]["text"]
     assert messages[1]["blocks"][0]["block_id"] == "summary:fixes"
 
@@ -230,7 +242,11 @@ def test_summary_overflow_continues_in_thread() -> None:
     assert counts["block_id"] == "summary:counts"
     match = re.search(r"(\d+) more findings continue in the thread", counts["elements"][0]["text"])
     assert match
-    shown = [b for b in messages[0]["blocks"] if re.fullmatch(r"finding:synthetic-row-\d+", b["block_id"])]
+    shown = [
+        b
+        for b in messages[0]["blocks"]
+        if re.fullmatch(r"finding:synthetic-row-\d+", b["block_id"])
+    ]
     assert len(shown) + int(match.group(1)) == 60
     assert messages[1]["blocks"][0]["block_id"] == "summary:continued"
     # Every confirmed finding kept its buttons, even those moved out of the first message.
@@ -260,7 +276,7 @@ def test_overlong_line_cut_says_how_much_is_missing() -> None:
 
 
 def test_inconclusive_in_summary_names_what_is_missing() -> None:
-    d = small_diagnosis(finding(3, I), finding(4, R), errors=("azure/usages unavailable: 403",))
+    d = small_diagnosis(finding(3, Q), finding(4, R), errors=("azure/usages unavailable: 403",))
     messages = slack.render_messages(d)
     first = messages[0]["blocks"]
     (line,) = [b for b in first if b.get("block_id") == "finding:synthetic-row-03"]
@@ -271,7 +287,9 @@ def test_inconclusive_in_summary_names_what_is_missing() -> None:
     counts = first[-1]["elements"][0]["text"]
     assert counts.startswith("✅ 1 ruled out · ❔ 1 inconclusive · ⚠️ 1 source could not be read")
     assert "No symptom row is confirmed" in texts(first).__str__()
-    errors = [b for m in messages for b in m["blocks"] if b.get("block_id", "").startswith("errors")]
+    errors = [
+        b for m in messages for b in m["blocks"] if b.get("block_id", "").startswith("errors")
+    ]
     assert any("azure/usages unavailable: 403" in t for b in errors for t in texts(b))
 
 
@@ -301,6 +319,6 @@ def test_verdict_groups_in_order(big: Diagnosis) -> None:
         for b in m["blocks"]
         if b["type"] == "header"
     ]
-    assert headers == [f"group:{v}" for v in (Verdict.CONFIRMED, Verdict.INCONCLUSIVE, Verdict.RULED_OUT)] + [
-        "errors"
-    ]
+    assert headers == [
+        f"group:{v}" for v in (Verdict.CONFIRMED, Verdict.INCONCLUSIVE, Verdict.RULED_OUT)
+    ] + ["errors"]
