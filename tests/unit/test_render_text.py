@@ -122,11 +122,26 @@ def test_real_ruled_out_and_partial_scenarios() -> None:
     assert "🔴 0 confirmed" in out and "✅ 1 ruled out" in out
 
 
-def test_lines_fit_the_terminal() -> None:
-    out = text.render(big_diagnosis(6, 3))
-    for line in out.splitlines():
-        # Words are never broken, so only an unbreakable token may run past the width.
-        assert len(line) <= text.WIDTH or " " not in line.strip()
+def test_evidence_one_line_each_prose_wrapped() -> None:
+    d = big_diagnosis(6, 3)
+    out = text.render(d)
+    lines = out.splitlines()
+    for f in d.findings:
+        if f.verdict == R:
+            assert (
+                f"✅ {f.title} — {f.summary.removeprefix('Ruled out: ')}  ({f.playbook})" in lines
+            )
+            continue
+        # Exact messages stay greppable and copyable: one physical line each.
+        for o in f.steps:
+            for line in o.lines:
+                assert f"         {line}" in lines
+    prose = lines[lines.index("   What it means, what to do:") + 1 :]
+    prose = prose[
+        : prose.index("   More: https://learn.microsoft.com/azure/quotas/per-vm-quota-requests")
+    ]
+    assert prose and all(len(x) <= text.WIDTH for x in prose)
+    assert "" in prose and "     - check the workspace conditions again" in prose
 
 
 def test_no_lines_and_no_location() -> None:
