@@ -63,7 +63,7 @@ def _confirmed_in_blocks(blocks: list[dict]) -> set[str]:
     out = set()
     for b in blocks:
         bid = str(b.get("block_id", ""))
-        text = json.dumps(b)
+        text = json.dumps(b, ensure_ascii=False)
         if bid.startswith("finding:") and "🔴" in text:
             out.add(bid.split(":")[1])
     return out

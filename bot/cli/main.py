@@ -193,7 +193,9 @@ def _render(diagnosis: Any, fmt: str) -> str:
         return slack.render_json(diagnosis)
     from bot.render import text
 
-    return text.render(diagnosis, color=sys.stdout.isatty())
+    import os
+
+    return text.render(diagnosis, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

@@ -155,6 +155,17 @@ class GpuBot:
     def triage_alert(self, alert: alerts.Alert, channel: str, ts: str | None) -> None:
         """Triage into the alert's own thread; repeated firings reuse the first thread."""
         thread = self.store.alert_thread(alert.fingerprint)
+        if thread is None and alert.status == "resolved":
+            return
+        if thread is None:
+            if ts is None:  # a webhook alert: open a thread for it in the alert channel
+                head = self.client.chat_postMessage(
+                    channel=channel,
+                    text=f":rotating_light: {alert.name or 'Alert'} firing — triaging in the thread.",
+                )
+                ts = str(head["ts"])
+            if not self.store.open_alert_thread(alert.fingerprint, channel, ts):
+                thread = self.store.alert_thread(alert.fingerprint)  # another delivery won the race
         if thread is not None:
             self.store.touch_alert_thread(alert.fingerprint, alert.status)
             if alert.status == "resolved":
@@ -171,31 +182,23 @@ class GpuBot:
                 text=f":repeat: {alert.name or 'Alert'} fired again "
                 f"({thread.firings + 1} firings); re-triaging.",
             )
-        elif alert.status == "resolved":
-            return
         playbooks = alerts.route(alert, self.routes)
-        cluster = (
-            alert.labels.get("cluster")
-            if alert.labels.get("cluster") in self.diagnoser.cluster_names
-            else None
-        )
-        if cluster is None and len(self.diagnoser.cluster_names) == 1:
-            cluster = self.diagnoser.cluster_names[0]
+        names = self.diagnoser.cluster_names
+        cluster = alert.labels.get("cluster") if alert.labels.get("cluster") in names else None
+        if cluster is None and len(names) == 1:
+            cluster = names[0]
         scope = Scope(alert.namespace, alert.workspace) if alert.namespace else Scope()
-        title = f"Triage for {alert.name or 'alert'} ({len(playbooks)} checks)"
-        summary_ts, _ = deliver(
+        deliver(
             self.client,
             channel=channel,
             thread_ts=ts,
-            title=title,
+            title=f"Triage for {alert.name or 'alert'} ({len(playbooks)} checks)",
             total=len(playbooks),
             run=lambda progress: self.diagnoser.run(
                 cluster, playbooks=playbooks, scope=scope, on_finding=progress
             ),
             decorate=self.decorator.decorate,
         )
-        if thread is None:
-            self.store.open_alert_thread(alert.fingerprint, channel, ts or summary_ts)
 
     def triage_webhook(self, alert: alerts.Alert) -> bool:
         """An alert POSTed to /alerts/*: triaged into the configured alert channel."""
