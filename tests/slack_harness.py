@@ -84,12 +84,22 @@ def start_bot(
 
 
 def signed_post(
-    url: str, body: str, *, content_type: str, secret: str = SIGNING_SECRET, ts: int | None = None,
-    extra: dict[str, str] | None = None, signature: str | None = None,
+    url: str,
+    body: str,
+    *,
+    content_type: str,
+    secret: str = SIGNING_SECRET,
+    ts: int | None = None,
+    extra: dict[str, str] | None = None,
+    signature: str | None = None,
 ) -> tuple[int, str]:
     ts = int(time.time()) if ts is None else ts
     sig = signature or SignatureVerifier(secret).generate_signature(timestamp=str(ts), body=body)
-    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": sig}
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": sig,
+    }
     headers.update(extra or {})
     req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
     try:
@@ -99,21 +109,53 @@ def signed_post(
         return exc.code, exc.read().decode()
 
 
-def slash(url: str, text: str, *, channel: str = "CINFRA", user: str = "U123", response_url: str = "", **kw: Any):
+def slash(
+    url: str,
+    text: str,
+    *,
+    channel: str = "CINFRA",
+    user: str = "U123",
+    response_url: str = "",
+    **kw: Any,
+):
     form = {
         "token": "legacy-verification-token-unused",
-        "team_id": "T0001", "team_domain": "gpubot-test", "channel_id": channel, "channel_name": "gpu-oncall",
-        "user_id": user, "user_name": "oncall", "command": "/gpu", "text": text,
-        "api_app_id": "A1", "response_url": response_url, "trigger_id": f"trig-{time.time_ns()}",
+        "team_id": "T0001",
+        "team_domain": "gpubot-test",
+        "channel_id": channel,
+        "channel_name": "gpu-oncall",
+        "user_id": user,
+        "user_name": "oncall",
+        "command": "/gpu",
+        "text": text,
+        "api_app_id": "A1",
+        "response_url": response_url,
+        "trigger_id": f"trig-{time.time_ns()}",
     }
-    return signed_post(f"{url}/slack/events", urlencode(form), content_type="application/x-www-form-urlencoded", **kw)
+    return signed_post(
+        f"{url}/slack/events",
+        urlencode(form),
+        content_type="application/x-www-form-urlencoded",
+        **kw,
+    )
 
 
 def event(url: str, message: dict[str, Any], *, event_id: str, retry: int | None = None, **kw: Any):
-    body = json.dumps({
-        "token": "unused", "team_id": "T0001", "api_app_id": "A1", "type": "event_callback",
-        "event_id": event_id, "event_time": int(time.time()), "event": {"type": "message", **message},
-        "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
-    })
-    extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
-    return signed_post(f"{url}/slack/events", body, content_type="application/json", extra=extra, **kw)
+    body = json.dumps(
+        {
+            "token": "unused",
+            "team_id": "T0001",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": {"type": "message", **message},
+            "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
+        }
+    )
+    extra = (
+        {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+    )
+    return signed_post(
+        f"{url}/slack/events", body, content_type="application/json", extra=extra, **kw
+    )

@@ -27,17 +27,19 @@ ALERTMANAGER_POST = {
     "text": "",
     "channel": "CINCIDENT",
     "ts": "1764230100.000200",
-    "attachments": [{
-        "color": "danger",
-        "title": "[FIRING:1] KaitoWorkspaceNotReady (default workspace-llama-3-1-8b critical)",
-        "title_link": "http://alertmanager.monitoring:9093/#/alerts?receiver=slack",
-        "text": "*Alert:* Workspace has been ResourceReady=False for 10m\n*Details:*\n"
-                "• *alertname:* `KaitoWorkspaceNotReady`\n• *namespace:* `default`\n"
-                "• *workspace:* `workspace-llama-3-1-8b`\n• *severity:* `critical`",
-        "fallback": "[FIRING:1] KaitoWorkspaceNotReady",
-        "footer": "",
-        "mrkdwn_in": ["fallback", "pretext", "text"],
-    }],
+    "attachments": [
+        {
+            "color": "danger",
+            "title": "[FIRING:1] KaitoWorkspaceNotReady (default workspace-llama-3-1-8b critical)",
+            "title_link": "http://alertmanager.monitoring:9093/#/alerts?receiver=slack",
+            "text": "*Alert:* Workspace has been ResourceReady=False for 10m\n*Details:*\n"
+            "• *alertname:* `KaitoWorkspaceNotReady`\n• *namespace:* `default`\n"
+            "• *workspace:* `workspace-llama-3-1-8b`\n• *severity:* `critical`",
+            "fallback": "[FIRING:1] KaitoWorkspaceNotReady",
+            "footer": "",
+            "mrkdwn_in": ["fallback", "pretext", "text"],
+        }
+    ],
 }
 
 
@@ -55,7 +57,9 @@ def running(fake, tmp_path):
 
 
 def _final_summary(fake: FakeSlack) -> dict:
-    calls = fake.wait_for(lambda cs: any(c.method == "chat.update" and c.args.get("blocks") for c in cs))
+    calls = fake.wait_for(
+        lambda cs: any(c.method == "chat.update" and c.args.get("blocks") for c in cs)
+    )
     return next(c for c in calls if c.method == "chat.update" and c.args.get("blocks"))
 
 
@@ -77,15 +81,23 @@ def test_signed_diagnose_is_acked_then_posts_the_cli_diagnosis(running, fake, ru
     first_post = fake.of("chat.postMessage")[0]
     assert "0/" in first_post.args["text"] and first_post.at <= summary.at
     _, out, _ = run_cli("diagnose", "--snapshot", str(QUOTA), "--format", "json")
-    cli_confirmed = {f["playbook"] for f in json.loads(out)["findings"] if f["verdict"] == "confirmed"}
+    cli_confirmed = {
+        f["playbook"] for f in json.loads(out)["findings"] if f["verdict"] == "confirmed"
+    }
     assert cli_confirmed and _confirmed_in_blocks(summary.args["blocks"]) == cli_confirmed
     blocks = summary.args["blocks"]
     assert len(blocks) <= 50
     assert any(b.get("block_id", "").startswith("ack:quota-exhausted") for b in blocks)
     assert any("Owner:" in json.dumps(b) for b in blocks)
     # details follow in the thread of the summary message
-    thread = fake.wait_for(lambda cs: any(c.method == "chat.postMessage" and c.args.get("thread_ts") for c in cs))
-    assert any(c.args.get("thread_ts") == summary.args["ts"] for c in thread if c.method == "chat.postMessage")
+    thread = fake.wait_for(
+        lambda cs: any(c.method == "chat.postMessage" and c.args.get("thread_ts") for c in cs)
+    )
+    assert any(
+        c.args.get("thread_ts") == summary.args["ts"]
+        for c in thread
+        if c.method == "chat.postMessage"
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,7 +117,9 @@ def test_unsigned_or_stale_requests_are_refused(running, fake, kw) -> None:
 
 
 def test_missing_signature_headers_are_refused(running) -> None:
-    req = urllib.request.Request(f"{running.url}/slack/events", data=b"command=/gpu&text=diagnose", method="POST")
+    req = urllib.request.Request(
+        f"{running.url}/slack/events", data=b"command=/gpu&text=diagnose", method="POST"
+    )
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(req, timeout=10)
     assert exc.value.code == 401
@@ -113,7 +127,11 @@ def test_missing_signature_headers_are_refused(running) -> None:
 
 @pytest.mark.parametrize(
     ("text", "needle"),
-    [("diagnose prod-cluster", "unknown cluster"), ("diagnose Bad_NS/x", "not a Kubernetes"), ("reboot", "unknown")],
+    [
+        ("diagnose prod-cluster", "unknown cluster"),
+        ("diagnose Bad_NS/x", "not a Kubernetes"),
+        ("reboot", "unknown"),
+    ],
 )
 def test_bad_arguments_get_usage_not_a_trace(running, fake, text, needle) -> None:
     status, body = h.slash(running.url, text)
@@ -152,7 +170,9 @@ def test_ack_comes_first_even_when_the_pool_is_saturated(fake, tmp_path) -> None
             return super().run(*a, **kw)
 
     diagnoser = Blocking(catalog, lambda _n: source, [source.cluster.name])
-    bot = h.start_bot(fake, QUOTA, tmp_path, config=SlackConfig(workers=1, queue=0), diagnoser=diagnoser)
+    bot = h.start_bot(
+        fake, QUOTA, tmp_path, config=SlackConfig(workers=1, queue=0), diagnoser=diagnoser
+    )
     try:
         status, body = h.slash(bot.url, "diagnose")
         assert status == 200 and "Diagnosing" in body
@@ -172,7 +192,9 @@ def test_alert_attachment_is_triaged_once_in_its_thread_despite_redelivery(runni
         assert status == 200
     fake.wait_for(lambda cs: any(c.method == "chat.update" and c.args.get("blocks") for c in cs))
     time.sleep(0.5)
-    in_thread = [c for c in fake.of("chat.postMessage") if c.args.get("thread_ts") == ALERTMANAGER_POST["ts"]]
+    in_thread = [
+        c for c in fake.of("chat.postMessage") if c.args.get("thread_ts") == ALERTMANAGER_POST["ts"]
+    ]
     progress = [c for c in in_thread if "checks]" in c.args.get("text", "")]
     assert len(progress) == 1, [c.args.get("text") for c in in_thread]
     assert all(c.args["channel"] == "CINCIDENT" for c in in_thread)
@@ -184,19 +206,36 @@ def test_repeated_firing_goes_to_the_first_thread_and_resolution_is_noted(runnin
     again = {**ALERTMANAGER_POST, "ts": "1764230999.000300"}
     h.event(running.url, again, event_id="Ev2")
     fake.wait_for(lambda cs: any("fired again" in c.args.get("text", "") for c in cs))
-    resolved = {**ALERTMANAGER_POST, "ts": "1764231999.000300",
-                "attachments": [{**ALERTMANAGER_POST["attachments"][0], "color": "good",
-                                 "title": "[RESOLVED] KaitoWorkspaceNotReady (default workspace-llama-3-1-8b critical)"}]}
+    resolved = {
+        **ALERTMANAGER_POST,
+        "ts": "1764231999.000300",
+        "attachments": [
+            {
+                **ALERTMANAGER_POST["attachments"][0],
+                "color": "good",
+                "title": "[RESOLVED] KaitoWorkspaceNotReady (default workspace-llama-3-1-8b)",
+            }
+        ],
+    }
     h.event(running.url, resolved, event_id="Ev3")
     calls = fake.wait_for(lambda cs: any("resolved" in c.args.get("text", "") for c in cs))
-    notes = [c for c in calls if "fired again" in c.args.get("text", "") or "resolved." in c.args.get("text", "")]
+    notes = [
+        c
+        for c in calls
+        if "fired again" in c.args.get("text", "") or "resolved." in c.args.get("text", "")
+    ]
     assert notes and all(c.args.get("thread_ts") == ALERTMANAGER_POST["ts"] for c in notes)
 
 
 def test_own_messages_and_plain_chatter_are_ignored(running, fake) -> None:
     own = {**ALERTMANAGER_POST, "bot_id": "BBOT", "user": "UBOT", "ts": "1764230500.000100"}
     h.event(running.url, own, event_id="EvOWN")
-    chatter = {"user": "U777", "text": "lunch at 1?", "channel": "CINCIDENT", "ts": "1764230600.000100"}
+    chatter = {
+        "user": "U777",
+        "text": "lunch at 1?",
+        "channel": "CINCIDENT",
+        "ts": "1764230600.000100",
+    }
     h.event(running.url, chatter, event_id="EvCHAT")
     time.sleep(1.0)
     assert fake.of("chat.postMessage") == []
@@ -208,18 +247,37 @@ def test_rate_limited_posts_are_retried_after_retry_after(running, fake) -> None
     _final_summary(fake)
     posts = [c for c in fake.calls if c.method == "chat.postMessage"]
     assert len(posts) >= 2  # the 429'd attempt and its retry
-    assert posts[1].at - posts[0].at >= 0.9  # Retry-After honoured (a protocol fact, not a speed target)
+    assert (
+        posts[1].at - posts[0].at >= 0.9
+    )  # Retry-After honoured (a protocol fact, not a speed target)
 
 
-def test_alertmanager_webhook_needs_the_secret_and_triages_into_the_alert_channel(running, fake) -> None:
+def test_alertmanager_webhook_needs_the_secret_and_triages_into_the_alert_channel(
+    running, fake
+) -> None:
     payload = {
-        "version": "4", "status": "firing", "receiver": "gpubot", "groupKey": "{}:{alertname=\"KaitoWorkspaceNotReady\"}",
-        "groupLabels": {"alertname": "KaitoWorkspaceNotReady"}, "commonLabels": {}, "commonAnnotations": {},
+        "version": "4",
+        "status": "firing",
+        "receiver": "gpubot",
+        "groupKey": '{}:{alertname="KaitoWorkspaceNotReady"}',
+        "groupLabels": {"alertname": "KaitoWorkspaceNotReady"},
+        "commonLabels": {},
+        "commonAnnotations": {},
         "externalURL": "http://alertmanager:9093",
-        "alerts": [{"status": "firing", "labels": {"alertname": "KaitoWorkspaceNotReady", "namespace": "default",
-                                                   "workspace": "workspace-llama-3-1-8b"},
-                    "annotations": {"summary": "ResourceReady False for 10m"},
-                    "startsAt": "2026-11-27T07:30:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "abc"}],
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": "KaitoWorkspaceNotReady",
+                    "namespace": "default",
+                    "workspace": "workspace-llama-3-1-8b",
+                },
+                "annotations": {"summary": "ResourceReady False for 10m"},
+                "startsAt": "2026-11-27T07:30:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": "abc",
+            }
+        ],
     }
     body = json.dumps(payload).encode()
     bad = urllib.request.Request(f"{running.url}/alerts/alertmanager", data=body, method="POST")
@@ -227,7 +285,9 @@ def test_alertmanager_webhook_needs_the_secret_and_triages_into_the_alert_channe
         urllib.request.urlopen(bad, timeout=10)
     assert exc.value.code == 401
     good = urllib.request.Request(
-        f"{running.url}/alerts/alertmanager", data=body, method="POST",
+        f"{running.url}/alerts/alertmanager",
+        data=body,
+        method="POST",
         headers={"Authorization": f"Bearer {h.WEBHOOK_SECRET}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(good, timeout=10) as resp:

@@ -191,9 +191,9 @@ def _render(diagnosis: Any, fmt: str) -> str:
         from bot.render import slack
 
         return slack.render_json(diagnosis)
-    from bot.render import text
-
     import os
+
+    from bot.render import text
 
     return text.render(diagnosis, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
 

@@ -15,8 +15,12 @@ def diagnoser_for(args: argparse.Namespace) -> Any:
     catalog = load_catalog()
     if getattr(args, "snapshot", None) is not None:
         source = SnapshotSource(args.snapshot)
-        return Diagnoser(catalog=catalog, sources=lambda _name: source, cluster_names=[source.cluster.name])
-    raise Usage("live mode needs a configuration file (--config or GPUBOT_CONFIG); or use --snapshot DIR")
+        return Diagnoser(
+            catalog=catalog, sources=lambda _name: source, cluster_names=[source.cluster.name]
+        )
+    raise Usage(
+        "live mode needs a configuration file (--config or GPUBOT_CONFIG); or use --snapshot DIR"
+    )
 
 
 def slack_config(args: argparse.Namespace) -> Any:

@@ -161,7 +161,7 @@ class GpuBot:
             if ts is None:  # a webhook alert: open a thread for it in the alert channel
                 head = self.client.chat_postMessage(
                     channel=channel,
-                    text=f":rotating_light: {alert.name or 'Alert'} firing — triaging in the thread.",
+                    text=f":rotating_light: {alert.name or 'Alert'} firing — triage in the thread.",
                 )
                 ts = str(head["ts"])
             if not self.store.open_alert_thread(alert.fingerprint, channel, ts):

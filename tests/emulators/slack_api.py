@@ -8,6 +8,7 @@ Retry-After when told to, and a WebSocket server for Socket Mode handed out by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -16,7 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-BOT = {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0001", "team": "gpubot-test", "user": "gpubot"}
+BOT = {
+    "user_id": "UBOT",
+    "bot_id": "BBOT",
+    "team_id": "T0001",
+    "team": "gpubot-test",
+    "user": "gpubot",
+}
 
 
 @dataclass
@@ -71,7 +78,9 @@ class FakeSlack:
             while not predicate(self.calls):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out; calls so far: {[c.method for c in self.calls]}")
+                    raise AssertionError(
+                        f"timed out; calls so far: {[c.method for c in self.calls]}"
+                    )
                 self.changed.wait(left)
             return list(self.calls)
 
@@ -82,24 +91,42 @@ class FakeSlack:
 
     # ---- HTTP ----------------------------------------------------------------------------
 
-    def _answer(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def _answer(
+        self, method: str, args: dict[str, Any]
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
         with self.lock:
             waits = self.rate_limits.get(method)
             if waits:
-                return 429, {"Retry-After": str(waits.pop(0))}, {"ok": False, "error": "ratelimited"}
+                return (
+                    429,
+                    {"Retry-After": str(waits.pop(0))},
+                    {"ok": False, "error": "ratelimited"},
+                )
             if method in self.errors:
                 return 200, {}, {"ok": False, "error": self.errors[method]}
         if method == "auth.test":
-            return 200, {"x-oauth-scopes": "commands,chat:write,channels:history"}, {"ok": True, **BOT, "url": "https://x/"}
+            return (
+                200,
+                {"x-oauth-scopes": "commands,chat:write,channels:history"},
+                {"ok": True, **BOT, "url": "https://x/"},
+            )
         if method in ("chat.postMessage", "chat.postEphemeral"):
             ts = self.next_ts()
-            return 200, {}, {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"ts": ts}}
+            return (
+                200,
+                {},
+                {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"ts": ts}},
+            )
         if method == "chat.update":
             return 200, {}, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "apps.connections.open":
             return 200, {}, {"ok": True, "url": self.ws_url}
         if method == "usergroups.users.list":
-            return 200, {}, {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
+            return (
+                200,
+                {},
+                {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])},
+            )
         return 200, {}, {"ok": True}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -121,8 +148,14 @@ class FakeSlack:
                         if isinstance(args.get(key), str):
                             args[key] = json.loads(args[key])
                 path = urlparse(self.path).path
-                method = "response_url" if path.startswith("/response/") else path.removeprefix("/api/")
-                status, headers, body = (200, {}, {"ok": True}) if method == "response_url" else fake._answer(method, args)
+                method = (
+                    "response_url" if path.startswith("/response/") else path.removeprefix("/api/")
+                )
+                status, headers, body = (
+                    (200, {}, {"ok": True})
+                    if method == "response_url"
+                    else fake._answer(method, args)
+                )
                 with fake.changed:
                     fake.calls.append(Call(method, args, dict(self.headers)))
                     fake.changed.notify_all()
@@ -160,8 +193,11 @@ class FakeSocketMode:
 
         async def handler(ws: Any) -> None:
             self._clients.add(ws)
-            await ws.send(json.dumps({"type": "hello", "num_connections": 1,
-                                      "connection_info": {"app_id": "A1"}}))
+            await ws.send(
+                json.dumps(
+                    {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}}
+                )
+            )
             self.connected.set()
             try:
                 async for message in ws:
@@ -178,10 +214,8 @@ class FakeSocketMode:
                 self._ready.set()
                 await asyncio.Future()
 
-        try:
+        with contextlib.suppress(RuntimeError):  # stop() ends the loop under run_until_complete
             self._loop.run_until_complete(main())
-        except RuntimeError:
-            pass
 
     def start(self) -> FakeSocketMode:
         self._thread.start()
