@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from bot.engine.runner import diagnose
 from bot.model.evidence import Answer, Question
+from bot.render.json_out import document
 from bot.sources.kube import KubeSource
 from bot.sources.kube_paths import RESOURCES
 from bot.sources.snapshot import SnapshotSource
@@ -102,6 +104,36 @@ def test_live_answers_equal_offline(snapshot: Path, catalog: Any, tmp_path: Path
             q.param("resource") == "pods" and len(q.params) == 1 for q in all_questions(catalog)
         )
         assert bool(unfiltered) == asked_all_pods, "only an unfiltered question lists every pod"
+
+
+class KubeLiveRestOffline:
+    """Kubernetes questions live through the emulator, everything else from the snapshot (the
+    Azure half has its own emulator); cluster and clock from the snapshot, as GPUBOT_NOW."""
+
+    kind = "snapshot"
+
+    def __init__(self, kube: KubeSource, offline: SnapshotSource) -> None:
+        self.kube, self.offline, self.cluster = kube, offline, offline.cluster
+
+    def now(self) -> Any:
+        return self.offline.now()
+
+    def answer(self, q: Question) -> Answer:
+        return (self.kube if q.kind.startswith("kubernetes.") else self.offline).answer(q)
+
+
+@pytest.mark.parametrize(
+    "snapshot", scenario_dirs(), ids=lambda p: str(p.relative_to(ROOT / "tests/scenarios"))
+)
+def test_live_kubernetes_gives_the_offline_diagnosis(
+    snapshot: Path, catalog: Any, tmp_path: Path
+) -> None:
+    playbooks = list(catalog.playbooks.values())
+    offline = SnapshotSource(snapshot)
+    want = document(diagnose(playbooks, offline))
+    with KubeApiEmulator(snapshot, missing_crd_status=403, latency_cap=PROBE_CAP) as api:
+        got = document(diagnose(playbooks, KubeLiveRestOffline(source_for(api, tmp_path), offline)))
+    assert got == want
 
 
 def test_lists_page_across_limit(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ class KubeSource:
         max_retry_sleep: float = 5.0,
         page_size: int = 500,
         workers: int = 8,
-        share_seconds: float = 15.0,
+        share_seconds: float = 2.0,
     ) -> None:
         self.api = api_client
         self.cluster = cluster or ClusterInfo(name="kubernetes")
@@ -143,8 +143,15 @@ class KubeSource:
 
     # ---- pods by where they run ----------------------------------------------------------
 
+    def forget(self) -> None:
+        """Drop shared lists now (e.g. before re-checking after a fix)."""
+        with self._lock:
+            self._shared.clear()
+
     def _share(self, key: str, fetch: Callable[[], list[Obj]]) -> list[Obj]:
-        """Single flight for the narrow lists several questions of one run need."""
+        """Single flight for the narrow lists several questions of one run need (GPU-node pods
+        for pods_on_gpu_nodes, pod_logs and pod_metrics). Kept `share_seconds` only: a run's
+        questions start together, and a re-check after a fix must see the cluster afresh."""
         with self._lock:
             held = self._shared.get(key)
             fresh = held is not None and time.monotonic() - held[0] < self.share_seconds

@@ -1,0 +1,121 @@
+"""Pure helpers of the live Kubernetes source: failure reasons, Retry-After, ports, list items."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+import urllib3
+
+from bot.sources.kube import _typed
+from bot.sources.kube_http import (
+    CallFailed,
+    clip,
+    parse_json,
+    retry_after,
+    status_message,
+    transport_reason,
+)
+from bot.sources.kube_paths import RESOURCES, metrics_port, service_port
+
+FORBIDDEN_BODY = json.dumps(
+    {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'pods is forbidden: User "system:serviceaccount:gpubot:gpubot" cannot list '
+        'resource "pods" in API group "" at the cluster scope',
+        "reason": "Forbidden",
+        "details": {"kind": "pods"},
+        "code": 403,
+    }
+)
+
+
+def test_status_message_quotes_the_api_servers_message() -> None:
+    assert status_message(403, "Forbidden", FORBIDDEN_BODY) == (
+        '403 Forbidden: pods is forbidden: User "system:serviceaccount:gpubot:gpubot" cannot '
+        'list resource "pods" in API group "" at the cluster scope'
+    )
+
+
+def test_status_message_without_json_or_phrase() -> None:
+    assert status_message(502, None, "<html>\n<h1>Bad Gateway</h1></html>") == (
+        "502 Bad Gateway: <html> <h1>Bad Gateway</h1></html>"
+    )
+    assert status_message(404, "Not Found", "") == "404 Not Found"
+    long = status_message(500, "Internal Server Error", "x" * 1000)
+    assert len(long) == 300 and long.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("2", 2.0), ("0", 0.0), ("3600", 5.0), ("-4", 0.0), ("soon", None), (None, None)],
+)
+def test_retry_after_seconds_capped(header: str | None, expected: float | None) -> None:
+    headers = {} if header is None else {"Retry-After": header}
+    assert retry_after(headers, 5.0) == expected
+
+
+def test_retry_after_http_date() -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    wait = retry_after({"Retry-After": when}, 10.0)
+    assert wait is not None and 1.0 <= wait <= 3.0
+
+
+def test_transport_reasons_are_short_and_carry_no_headers() -> None:
+    pool = urllib3.HTTPConnectionPool("127.0.0.1", 6443)
+    refused = urllib3.exceptions.NewConnectionError(
+        pool, "Failed to establish a new connection: [Errno 111] Connection refused"
+    )
+    wrapped = urllib3.exceptions.MaxRetryError(pool, "/api/v1/nodes", refused)
+    assert transport_reason(wrapped, 10) == (
+        "cannot reach the Kubernetes API server: Connection refused"
+    )
+    timed_out = urllib3.exceptions.ReadTimeoutError(pool, "/api/v1/nodes", "Read timed out.")
+    assert transport_reason(timed_out, 2.5) == "timeout after 2.5s"
+    broken = urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead(20 bytes read)")
+    assert transport_reason(broken, 10) == (
+        "response cut off: Connection broken: IncompleteRead(20 bytes read)"
+    )
+
+
+def test_parse_json_names_the_list() -> None:
+    with pytest.raises(CallFailed) as bad:
+        parse_json(b'{"kind": "PodList", "items": [', "pods list")
+    assert bad.value.reason.startswith("malformed JSON in the pods list response: Expecting")
+    assert clip("a\n  b") == "a b"
+
+
+def test_list_items_get_kind_and_api_version_as_kubectl_prints_them() -> None:
+    doc = {"kind": "DaemonSetList", "apiVersion": "apps/v1", "items": [{"metadata": {"name": "a"}}]}
+    assert _typed(doc, RESOURCES["daemonsets"], "v1") == [
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "a"}}
+    ]
+    crd = {
+        "kind": "WorkspaceList",
+        "apiVersion": "kaito.sh/v1alpha1",
+        "items": [{"apiVersion": "kaito.sh/v1alpha1", "kind": "Workspace", "metadata": {}}],
+    }
+    assert _typed(crd, RESOURCES["workspaces"], "v1alpha1")[0]["apiVersion"] == "kaito.sh/v1alpha1"
+
+
+def test_metrics_and_service_ports() -> None:
+    kaito = {
+        "metadata": {"labels": {"kaito.sh/workspace": "ws"}},
+        "spec": {"containers": [{"ports": [{"containerPort": 8000}]}]},
+    }
+    plain = {
+        "metadata": {},
+        "spec": {"containers": [{"name": "init"}, {"ports": [{"containerPort": 8080}]}]},
+    }
+    assert metrics_port(kaito) == 5000
+    assert metrics_port(plain) == 8080
+    assert metrics_port({"spec": {"containers": [{}]}}) == 8000
+    assert (
+        service_port({"spec": {"ports": [{"name": "http", "port": 80, "targetPort": 5000}]}}) == 80
+    )
+    assert service_port({"spec": {"type": "ExternalName"}}) is None
