@@ -327,3 +327,24 @@ def test_metrics_endpoint_down_is_no_samples_for_that_pod(tmp_path: Path) -> Non
             {"namespace": "default", "pod": "workspace-llama-3-1-8b-0", "samples": None}
         ]
         assert len(api.seen(path=".*/proxy/metrics")) == 1, "a backend 503 is not retried"
+
+
+def test_bad_kubeconfig_is_bad_input_naming_the_file(tmp_path: Path) -> None:
+    from bot.sources.base import BadInput
+
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(BadInput, match=f"^{missing}: cannot load Kubernetes configuration"):
+        KubeSource.from_kubeconfig(str(missing), None)
+    with KubeApiEmulator(HEALTHY) as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        with pytest.raises(BadInput, match="cannot load Kubernetes configuration"):
+            KubeSource.from_kubeconfig(str(kubeconfig), "no-such-context")
+        live = KubeSource.from_kubeconfig(str(kubeconfig), None)
+        assert live.cluster.name == "emulator" and live.kind == "live"
+
+
+def test_now_follows_gpubot_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubernetes import client
+
+    monkeypatch.setenv("GPUBOT_NOW", "2026-11-27T07:40:00Z")
+    assert KubeSource(client.ApiClient()).now().isoformat() == "2026-11-27T07:40:00+00:00"
