@@ -23,8 +23,9 @@ from bot.model.text import parse_time
 from bot.sources import kube_paths
 from bot.sources.base import ClusterInfo
 from bot.sources.kube_config import api_client_from
-from bot.sources.kube_http import Caller, CallFailed, parse_json
+from bot.sources.kube_http import Caller, CallFailed, clip, parse_json
 from bot.sources.kube_paths import RESOURCES, Resource
+from bot.sources.listorder import api_order
 from bot.sources.snapshot import parse_prometheus
 
 Obj = dict[str, Any]
@@ -74,6 +75,8 @@ class KubeSource:
             return Answer(question, handler(question))
         except CallFailed as exc:
             return Answer.missing(question, exc.reason)
+        except Exception as exc:  # a client quirk must cost one answer, not the diagnosis
+            return Answer.missing(question, clip(f"{type(exc).__name__}: {exc}"))
 
     # ---- lists ---------------------------------------------------------------------------
 
@@ -301,5 +304,5 @@ def _typed(doc: Obj, res: Resource, version: str) -> list[Obj]:
 
 
 def _sorted(objects: Iterable[Obj]) -> list[Obj]:
-    """The API's own order (namespace, then name), whatever order the narrow lists came in."""
-    return sorted(objects, key=lambda o: (kube.namespace(o), kube.name(o)))
+    """The API's own order (storage key), whatever order the narrow lists came in."""
+    return api_order(objects)

@@ -19,6 +19,7 @@ from bot.model.evidence import Answer, Question
 from bot.model.text import parse_time
 from bot.sources import selectors
 from bot.sources.base import BadInput, ClusterInfo
+from bot.sources.listorder import api_order
 
 AZURE_FILES = {
     "azure.usages": "usages.json",
@@ -161,7 +162,7 @@ class SnapshotSource:
 
     def _items(self, resource: str) -> list[dict[str, Any]] | None:
         data = self._json.get(f"kubernetes/{resource}.json")
-        return None if data is None else list(data["items"])
+        return None if data is None else api_order(data["items"])  # as the API lists them
 
     def _not_captured(self, question: Question, rel: str) -> Answer:
         return Answer.missing(question, f"{rel} is not in the snapshot")

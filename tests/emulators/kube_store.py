@@ -11,8 +11,10 @@ that is exact for the fields fixes touch (replicas, schedules, tolerations lists
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import json
+import re
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -21,10 +23,39 @@ from typing import Any
 
 from bot.sources import selectors
 from bot.sources.kube_paths import RESOURCES, Resource
+from bot.sources.listorder import api_order, storage_key
 
 Obj = dict[str, Any]
 USER = "system:serviceaccount:gpubot:gpubot"
 SCALABLE = {"deployments", "statefulsets", "replicasets"}
+# Field selectors a real API server accepts per resource (beyond metadata.name/namespace);
+# anything else is a 400, so a playbook that only works offline fails here first.
+FIELDS = {
+    "pods": {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.hostNetwork",
+        "spec.serviceAccountName",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    },
+    "nodes": {"spec.unschedulable"},
+    "events": {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
+    "replicasets": {"status.replicas"},
+}
 
 
 class ApiError(Exception):
@@ -89,7 +120,8 @@ class KubeStore:
         for plural, res in RESOURCES.items():
             path = self.root / "kubernetes" / f"{plural}.json"
             doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-            self.objects[plural] = None if doc is None else list(doc.get("items") or [])
+            # etcd lists by storage key, whatever order the fixture file has
+            self.objects[plural] = None if doc is None else api_order(doc.get("items") or [])
             if res.custom and doc is not None:
                 api_version = str(doc.get("apiVersion") or "")
                 items = self.objects[plural] or []
@@ -133,6 +165,10 @@ class KubeStore:
 
     def list(self, res: Resource, ns: str | None, query: dict[str, str]) -> Obj:
         labels, fields = query.get("labelSelector"), query.get("fieldSelector")
+        for term in filter(None, (fields or "").split(",")):
+            key = re.split(r"!?==?", term, maxsplit=1)[0].strip()
+            if key not in FIELDS.get(res.plural, set()) | {"metadata.name", "metadata.namespace"}:
+                raise ApiError(400, "BadRequest", f'field label not supported: "{key}"')
         with self.lock:
             try:
                 chosen = selectors.select(
@@ -165,7 +201,7 @@ class KubeStore:
         10,000-pod cluster must stay cheap."""
         items = self._items(res)
         wanted = [
-            t.split("=", 1)[1]
+            t.replace("==", "=").split("=", 1)[1]
             for t in (fields or "").split(",")
             if t.startswith("spec.nodeName=") and "!" not in t
         ]
@@ -230,7 +266,7 @@ class KubeStore:
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
             self._bump(body)
-            self._items(res).append(body)
+            bisect.insort(self._items(res), body, key=storage_key)
         return self.get(res, ns, name)
 
     def patch(self, res: Resource, ns: str | None, name: str, patch: Any) -> Obj:

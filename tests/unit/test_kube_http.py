@@ -119,3 +119,21 @@ def test_metrics_and_service_ports() -> None:
         service_port({"spec": {"ports": [{"name": "http", "port": 80, "targetPort": 5000}]}}) == 80
     )
     assert service_port({"spec": {"type": "ExternalName"}}) is None
+
+
+def test_api_order_is_the_storage_key_order() -> None:
+    from bot.sources.listorder import api_order
+
+    objs = [
+        {"metadata": {"namespace": "default", "name": "b"}},
+        {"metadata": {"namespace": "default-x", "name": "a"}},
+        {"metadata": {"namespace": "default", "name": "a-1"}},
+        {"metadata": {"namespace": "default", "name": "a"}},
+    ]
+    # etcd compares keys as bytes: "default-x/" < "default/" because "-" < "/".
+    assert [f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in api_order(objs)] == [
+        "default-x/a",
+        "default/a",
+        "default/a-1",
+        "default/b",
+    ]
