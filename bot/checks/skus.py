@@ -183,20 +183,37 @@ def judge_zones(d: Demand, entry: Body, location: str | None, pools_known: bool)
     return Judgement(False, base + tail)
 
 
-def _support(stalls: list[_stall.Stall]) -> list[str]:
-    """What the NodeClaim/workspace said, once per distinct message: support, never proof."""
-    seen: dict[str, str] = {}
-    for s in _stall.mentions(stalls, _stall.AVAILABILITY_WORDS):
-        seen.setdefault(clip(s.message), s.what)
-    return [f"supports: {what}: {msg}" for msg, what in list(seen.items())[:2]]
+def _coded(message: str) -> bool:
+    return any(c in message.lower().replace(" ", "") for c in AVAILABILITY_CODES)
 
 
-def _azure_codes(stalls: list[_stall.Stall]) -> list[_stall.Stall]:
-    return [
-        s
-        for s in stalls
-        if any(c in s.message.lower().replace(" ", "") for c in AVAILABILITY_CODES)
+def _said(
+    ev: Mapping[str, Answer], stalls: list[_stall.Stall], ctx: CheckContext
+) -> list[tuple[str, str, bool]]:
+    """(who, message, names an Azure availability code) from stalls and recent scale-up errors.
+
+    The autoscaler reports a failed VMSS scale-up only as an event (on its status ConfigMap),
+    never on the pod, so recent Warning events carrying an Azure code count too.
+    """
+    said = [
+        (s.what, s.message, _coded(s.message))
+        for s in _stall.mentions(stalls, _stall.AVAILABILITY_WORDS)
     ]
+    window = ctx.now - ctx.thresholds.lookback
+    for e in kube.recent_events(_data(ev, "events") or [], ctx.now, window):
+        if e.get("type") == "Warning" and _coded(kube.event_message(e)):
+            obj = kube.involved(e)
+            who = f"event {e.get('reason')} on {obj.get('kind')} {obj.get('name')}"
+            said.append((who, kube.event_message(e), True))
+    return said
+
+
+def _support(said: list[tuple[str, str, bool]]) -> list[str]:
+    """What Kubernetes said, once per distinct message: support, never proof."""
+    seen: dict[str, str] = {}
+    for who, message, _ in said:
+        seen.setdefault(clip(message), who)
+    return [f"supports: {who}: {msg}" for msg, who in list(seen.items())[:2]]
 
 
 @check(
@@ -218,24 +235,22 @@ def sku_offered(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> Ste
         )
     location = ctx.cluster.get("location")
     pools_known = ev.get("agent_pools") is not None and ev["agent_pools"].available
-    verdicts = []
-    for d in wanted:
-        entry = entries.get(d.sku.lower())
-        verdicts.append(
-            judge_region(d, entry, location) or judge_zones(d, entry or {}, location, pools_known)
-        )
+    verdicts = [
+        judge_region(d, entries.get(d.sku.lower()), location)
+        or judge_zones(d, entries.get(d.sku.lower()) or {}, location, pools_known)
+        for d in wanted
+    ]
+    said = _said(ev, stalls, ctx)
     blocked = [v for v in verdicts if v.blocked]
     if blocked:
-        return StepResult.confirmed(
-            *(v.line for v in blocked), *_support(stalls), **blocked[0].facts
-        )
+        return StepResult.confirmed(*(v.line for v in blocked), *_support(said), **blocked[0].facts)
     lines = [v.line for v in verdicts]
-    contradicted = _azure_codes(stalls)
+    contradicted = [(who, msg) for who, msg, coded in said if coded]
     if contradicted:
         # Azure said "not available" yet nothing is restricted: a capacity shortage (retry,
         # another zone) rather than a SKU the region does not stock. Do not rule out.
-        s = contradicted[0]
-        return StepResult.inconclusive(*lines, f"yet {s.what} reports: {clip(s.message)}")
+        who, msg = contradicted[0]
+        return StepResult.inconclusive(*lines, f"yet {who} reports: {clip(msg)}")
     if any(v.unknown for v in verdicts):
         return StepResult.inconclusive(*lines)
     return StepResult.ruled_out(*lines)
