@@ -421,7 +421,9 @@ def daemonset_on_node(ds: Obj, node: Obj, pods: list[Obj] | None) -> str | None:
             and kube.owner_name(p) == kube.name(ds)
             and kube.namespace(p) == kube.namespace(ds)
         ):
-            return f"runs {kube.ref(p)} ({plural(kube.restart_count(p), 'restart')})"
+            restarts = kube.restart_count(p)
+            note = f" ({plural(restarts, 'restart')})" if restarts else ""
+            return f"runs {kube.ref(p)}{note}"
     if int((ds.get("status") or {}).get("desiredNumberScheduled") or 0) == 0:
         return None
     template = _template_pod(ds)

@@ -141,25 +141,34 @@ def judge_region(d: Demand, entry: Body | None, location: str | None) -> Judgeme
     return None
 
 
-def judge_zones(d: Demand, entry: Body, location: str | None, pools_known: bool) -> Judgement:
-    """Blocked in every zone a pool pins: not offered there, or a Zone restriction covers it."""
+def _zone_restrictions(entry: Body, location: str | None) -> tuple[set[str], list[Body], list[str]]:
+    """(zones offered, Zone restrictions for the location, zones offered and not restricted)."""
     offered = _zones(entry, location)
     restricted = [
         r
         for r in entry.get("restrictions") or []
         if str(r.get("type", "")).lower() == "zone" and _applies(r, location)
     ]
-    blocked_zones = {
+    blocked = {
         str(z) for r in restricted for z in (r.get("restrictionInfo") or {}).get("zones") or []
     }
-    allowed = sorted(offered - blocked_zones)
+    return offered, restricted, sorted(offered - blocked)
+
+
+def judge_zones(d: Demand, entry: Body, location: str | None, pools_known: bool) -> Judgement:
+    """Blocked in every zone a pool pins: not offered there, or a Zone restriction covers it."""
+    offered, restricted, allowed = _zone_restrictions(entry, location)
     listed = ", ".join(sorted(offered)) or "none"
     base = f"{d.sku} ({d.why}): offered in {location or 'the region'} zones {listed}"
     notes = [_quote(r) for r in restricted]
     for pool in d.pools:
         pinned = [str(z) for z in arm.pool_props(pool).get("availabilityZones") or []]
-        if pinned and not [z for z in pinned if z in allowed]:
-            why = "; ".join(notes) or f"zone(s) {', '.join(pinned)} not in locationInfo"
+        if pinned and [z for z in pinned if z in allowed]:
+            notes.append(f"agent pool {pool.get('name')} pins zone(s) {', '.join(pinned)}: allowed")
+        elif pinned:
+            why = "; ".join(_quote(r) for r in restricted) or (
+                f"zone(s) {', '.join(pinned)} not in locationInfo"
+            )
             return Judgement(
                 True,
                 f"{base}; agent pool {pool.get('name')} pins zone(s) {', '.join(pinned)}: {why}",
@@ -179,7 +188,7 @@ def judge_zones(d: Demand, entry: Body, location: str | None, pools_known: bool)
             f"{base}; {'; '.join(notes)}; zone pinning unknown (agent pools unread)",
             unknown=True,
         )
-    tail = f"; {'; '.join(notes)} (no pool pins only those)" if notes else " with no restriction"
+    tail = f"; {'; '.join(notes)}" if notes else " with no restriction"
     return Judgement(False, base + tail)
 
 
