@@ -177,6 +177,7 @@ class _Sightings:
     old: list[str]
     unknown: list[str]
     pods: list[str]
+    aside: list[str]
 
     def add(self, kind: str, line: str, pod: str) -> None:
         getattr(self, kind).append(line)
@@ -218,7 +219,10 @@ def _from_log_analytics(
     for row in rows:
         name, message = str(row.get("PodName") or ""), str(row.get("LogMessage") or "")
         ns = namespaces.get(name)
-        if not matches_no_device(message) or _gpu_stack(name):
+        if not matches_no_device(message):
+            continue
+        if _gpu_stack(name):
+            seen.aside.append(f"{name} (GPU stack, its own failure): {clip(message, 100)}")
             continue
         if ns is not None and not ctx.scope.admits(ns, kube.workspace_of(pods[(ns, name)])):
             continue
@@ -243,7 +247,7 @@ def _from_log_analytics(
 def no_cuda_device(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """A workload logged "no CUDA-capable device is detected" (or an NVML init failure) lately."""
     pods = {(kube.namespace(p), kube.name(p)): p for p in _data(ev, "pods") or []}
-    seen = _Sightings([], [], [], [])
+    seen = _Sightings([], [], [], [], [])
     logs, rows = _data(ev, "logs"), _data(ev, "errors")
     missing = _from_pod_logs(logs, pods, seen, ctx) if logs is not None else []
     if rows is not None:
@@ -258,6 +262,7 @@ def no_cuda_device(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> 
         return StepResult.inconclusive(*seen.unknown[:3], f"cannot tell whether within {lookback}")
     read_all = (logs is not None and not missing) or rows is not None
     older = [f"{line} (older than the {lookback} lookback)" for line in seen.old[:2]]
+    older += [f"set aside {line}" for line in seen.aside[:1]]
     if not read_all:
         return StepResult.inconclusive("no CUDA-device error in what was read", *older, *unread)
     read = []
