@@ -95,10 +95,13 @@ class Hit:
     latest: datetime | None
 
     def when(self, now: datetime) -> str:
-        if self.earliest is not None:
-            return f"~{self.earliest:%H:%M:%S}Z, {duration(now - self.earliest)} ago"
-        if self.latest is not None:
-            return f"before {self.latest:%H:%M:%S}Z, {duration(now - self.latest)} ago"
+        first, last = self.earliest, self.latest
+        if first is not None and last is not None and last - first > timedelta(minutes=2):
+            return f"between {first:%m-%d %H:%M}Z and {last:%m-%d %H:%M}Z"
+        if first is not None:
+            return f"~{first:%H:%M:%S}Z, {duration(now - first)} ago"
+        if last is not None:
+            return f"before {last:%H:%M:%S}Z, {duration(now - last)} ago"
         return "time not in the log"
 
     def age(self, window_start: datetime) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.scenarios.builder import base
-from tests.scenarios.builder.base import Cluster, condition, event, scenario
+from tests.scenarios.builder.base import Cluster, event, scenario
 from tests.scenarios.builder.core import _stuck_workspace
 
 Obj = dict[str, Any]
