@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -150,12 +150,10 @@ def instance_bounds(
         if "waiting" in state:
             return None, parse_time(last.get("finishedAt"))
         return parse_time(last.get("startedAt")), parse_time(last.get("finishedAt"))
-    for key in ("running", "terminated"):
-        if key in state:
-            return parse_time(state[key].get("startedAt")), parse_time(
-                state[key].get("finishedAt")
-            ) or now
-    return parse_time(last.get("startedAt")), parse_time(last.get("finishedAt")) or now
+    # The current log is the running (or finished) instance; while waiting it is the last dead one.
+    key = next((k for k in ("running", "terminated") if k in state), None)
+    ran = (state[key] or {}) if key else last
+    return parse_time(ran.get("startedAt")), parse_time(ran.get("finishedAt")) or now
 
 
 def _data(ev: Mapping[str, Answer], name: str) -> Any:
@@ -176,11 +174,13 @@ def _gpu_stack(pod_name: str) -> bool:
 
 @dataclass
 class _Sightings:
-    recent: list[str]
-    old: list[str]
-    unknown: list[str]
-    pods: list[str]
-    aside: list[str]
+    """Matching lines sorted by when they were logged relative to the lookback window."""
+
+    recent: list[str] = field(default_factory=list)
+    old: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    pods: list[str] = field(default_factory=list)
+    aside: list[str] = field(default_factory=list)
 
     def add(self, kind: str, line: str, pod: str) -> None:
         getattr(self, kind).append(line)
@@ -250,7 +250,7 @@ def _from_log_analytics(
 def no_cuda_device(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """A workload logged "no CUDA-capable device is detected" (or an NVML init failure) lately."""
     pods = {(kube.namespace(p), kube.name(p)): p for p in _data(ev, "pods") or []}
-    seen = _Sightings([], [], [], [], [])
+    seen = _Sightings()
     logs, rows = _data(ev, "logs"), _data(ev, "errors")
     missing = _from_pod_logs(logs, pods, seen, ctx) if logs is not None else []
     if rows is not None:
