@@ -23,7 +23,9 @@ VOLATILE_LABELS = {
     "container_id",
 }
 _STATUS = re.compile(r"\[(FIRING|RESOLVED)(?::\d+)?\]\s*(.*)", re.IGNORECASE)
-_LABEL_PAIR = re.compile(r"\b([A-Za-z_][\w.-]{0,62})\s*[:=]\s*[`\"']?([\w./:@-]{1,253})[`\"']?")
+_LABEL_PAIR = re.compile(
+    r"[*_]?\b([A-Za-z_][\w.-]{0,62})[*_]?\s*[:=]\s*[*_]?\s*[`\"']?([\w./:@-]{1,253})[`\"']?"
+)
 _NAMESPACED = re.compile(r"\b([a-z0-9][-a-z0-9]{0,62})/([a-z0-9][-a-z0-9.]{0,252})\b")
 
 
@@ -93,7 +95,11 @@ def message_text(event: dict[str, Any]) -> str:
 
 
 def _labels(text: str) -> dict[str, str]:
-    labels = {k: v for k, v in _LABEL_PAIR.findall(text) if not k.lower().startswith("http")}
+    labels = {
+        k: v
+        for k, v in _LABEL_PAIR.findall(text)
+        if not k.lower().startswith("http") and k.upper() not in ("FIRING", "RESOLVED")
+    }
     return {k: v for k, v in labels.items() if len(labels) < 64}
 
 

@@ -51,6 +51,7 @@ class GpuBot:
         self.diagnoser, self.store, self.config, self.env = diagnoser, store, config, env
         self.client = client or web_client(env)
         self.pool = JobPool(config.workers, config.queue)
+        metrics.QUEUE.set_function(lambda: self.pool.active)
         self.routes: RunbookSpec = diagnoser.catalog.runbook("alert-routes")
         self.decorator = Decorator(store=store, config=config)
         self.app = App(
@@ -198,6 +199,7 @@ class GpuBot:
                 cluster, playbooks=playbooks, scope=scope, on_finding=progress
             ),
             decorate=self.decorator.decorate,
+            trigger="alert",
         )
 
     def triage_webhook(self, alert: alerts.Alert) -> bool:

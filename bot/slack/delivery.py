@@ -11,6 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.model.verdicts import Diagnosis, Finding
 from bot.render import slack as slack_render
 
@@ -61,6 +62,7 @@ def deliver(
     run: Callable[[Callable[[Finding], None]], Diagnosis],
     thread_ts: str | None = None,
     decorate: Callable[[list[dict[str, Any]], Diagnosis], list[dict[str, Any]]] | None = None,
+    trigger: str = "slash",
 ) -> tuple[str, Diagnosis]:
     """Post progress, run the diagnosis, replace progress with the summary, thread the details.
 
@@ -74,7 +76,17 @@ def deliver(
     ts = str(first["ts"])
     channel = str(first.get("channel") or channel)
     progress = Progress(client, channel, ts, title, total)
-    diagnosis = run(progress.advance)
+    started = time.monotonic()
+    try:
+        diagnosis = run(progress.advance)
+    except Exception:
+        metrics.DIAGNOSES.labels(trigger, "error").inc()
+        raise
+    metrics.DURATION.labels(trigger).observe(time.monotonic() - started)
+    outcome = "confirmed" if any(f.verdict == "confirmed" for f in diagnosis.findings) else "clear"
+    metrics.DIAGNOSES.labels(trigger, outcome).inc()
+    for f in diagnosis.findings:
+        metrics.FINDINGS.labels(f.playbook, str(f.verdict)).inc()
     messages = slack_render.render_messages(diagnosis)
     if decorate is not None:
         messages = decorate(messages, diagnosis)

@@ -8,7 +8,6 @@ Retry-After when told to, and a WebSocket server for Socket Mode handed out by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import threading
 import time
@@ -208,14 +207,17 @@ class FakeSocketMode:
                 self._clients.discard(ws)
 
         async def main() -> None:
+            self._stop = asyncio.Event()
             async with websockets.serve(handler, "127.0.0.1", 0) as server:
                 self.port = server.sockets[0].getsockname()[1]
                 self.fake.ws_url = f"ws://127.0.0.1:{self.port}/link"
                 self._ready.set()
-                await asyncio.Future()
+                await self._stop.wait()
+                for ws in list(self._clients):
+                    await ws.close()
 
-        with contextlib.suppress(RuntimeError):  # stop() ends the loop under run_until_complete
-            self._loop.run_until_complete(main())
+        self._loop.run_until_complete(main())
+        self._loop.close()
 
     def start(self) -> FakeSocketMode:
         self._thread.start()
@@ -242,4 +244,5 @@ class FakeSocketMode:
                 self.acked.wait(left)
 
     def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10)
