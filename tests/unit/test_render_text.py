@@ -37,8 +37,9 @@ def test_header_and_counts(real: Diagnosis) -> None:
     assert first == "GPU diagnosis · aks-inference · eastus2 · 2026-11-27T07:40:00Z"
     c, n = real.counts(), len(real.findings)
     assert second == (
-        f"{n} check{'s' if n != 1 else ''} (triage runbook, snapshot): 🔴 {c['confirmed']} confirmed"
-        f" · ❔ {c['inconclusive']} inconclusive · ✅ {c['ruled_out']} ruled out"
+        f"{n} check{'s' if n != 1 else ''} (triage runbook, snapshot): "
+        f"🔴 {c['confirmed']} confirmed · ❔ {c['inconclusive']} inconclusive"
+        f" · ✅ {c['ruled_out']} ruled out"
     )
 
 
