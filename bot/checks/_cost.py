@@ -51,6 +51,8 @@ class Pull:
     pull: timedelta  # the pull itself
     total: timedelta  # including time queued behind other pulls (kubelet >= 1.28)
     size_bytes: int | None
+    pull_text: str = ""  # as kubelet wrote it, e.g. "7m12.513s"
+    total_text: str = ""
 
 
 def parse_pulled(message: str) -> Pull | None:
@@ -63,7 +65,14 @@ def parse_pulled(message: str) -> Pull | None:
         return None
     total = parse_go_duration(match.group("total")) if match.group("total") else None
     size = match.group("size")
-    return Pull(match.group("image"), pull, max(total or pull, pull), int(size) if size else None)
+    return Pull(
+        match.group("image"),
+        pull,
+        max(total or pull, pull),
+        int(size) if size else None,
+        match.group("pull"),
+        match.group("total") or match.group("pull"),
+    )
 
 
 def pulling_image(message: str) -> str | None:

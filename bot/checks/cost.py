@@ -442,7 +442,9 @@ def _time_zone(cronjobs: list[Obj]) -> str:
 )
 def first_token_latency(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """vLLM's time-to-first-token histogram on the pods of young GPU nodes (context)."""
-    pods = {kube.ref(p) for s in serving_nodes(ev, ctx) if _cold(s, ctx) for p in s.pods}
+    pods = {
+        kube.ref(p) for s in serving_nodes(ev, ctx) if _cold(s, ctx) and s.min_zero for p in s.pods
+    }
     lines, slow = [], False
     for entry in ev["metrics"].data:
         ref = f"{entry.get('namespace')}/{entry.get('pod')}"

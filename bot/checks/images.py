@@ -39,6 +39,7 @@ class SlowPull:
     detail: str
     size_bytes: int | None = None
     running: bool = False
+    took_text: str = ""  # kubelet's own duration text for a finished pull
 
     @property
     def registry(self) -> str:
@@ -70,11 +71,18 @@ def finished_pulls(events: list[Obj], ctx: CheckContext) -> list[tuple[SlowPull,
         pull = _cost.parse_pulled(kube.event_message(e))
         if pull is None:
             continue  # "already present on machine"
-        detail = _took(pull)
         host = (e.get("source") or {}).get("host")
         out.append(
             (
-                SlowPull("/".join(_key(e)), host, pull.image, pull.total, detail, pull.size_bytes),
+                SlowPull(
+                    "/".join(_key(e)),
+                    host,
+                    pull.image,
+                    pull.total,
+                    _took(pull),
+                    pull.size_bytes,
+                    took_text=pull.total_text,
+                ),
                 kube.event_time(e) or ctx.now,
             )
         )
@@ -82,13 +90,9 @@ def finished_pulls(events: list[Obj], ctx: CheckContext) -> list[tuple[SlowPull,
 
 
 def _took(pull: _cost.Pull) -> str:
-    text = (
-        duration(pull.pull)
-        if pull.pull >= timedelta(minutes=1)
-        else f"{pull.pull.total_seconds():g} s"
-    )
+    text = pull.pull_text
     if pull.total - pull.pull >= timedelta(seconds=1):
-        text += f" ({duration(pull.total)} including waiting for other pulls)"
+        text += f" ({pull.total_text} including waiting for other pulls)"
     if pull.size_bytes:
         text += f", {_cost.gigabytes(pull.size_bytes)}"
     return text
@@ -156,7 +160,7 @@ def slow_pull(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepR
             slow_registry=first.registry,
             slow_pod=first.pod,
             slow_node=first.node or "its node",
-            slow_took=duration(first.took),
+            slow_took=first.took_text or f"{duration(first.took)} so far",
             slow_size=_cost.gigabytes(first.size_bytes) if first.size_bytes else None,
         )
     lookback = duration(ctx.thresholds.lookback)

@@ -148,36 +148,42 @@ def _preempt_conditions(fleet: Fleet, window: datetime) -> list[Loss]:
 def pod_losses(
     ev: Mapping[str, Answer], fleet: Fleet, lost: set[str], ctx: CheckContext
 ) -> list[Loss]:
-    """Pods evicted from a Spot node within the lookback (node from the event or Scheduled)."""
-    events, pods = ev["events"].data, _data(ev, "pods") or []
-    placed = {
-        (m.group(1), m.group(2)): m.group(3)
-        for e in events
-        if e.get("reason") == "Scheduled" and (m := _ASSIGNED.search(kube.event_message(e)))
-    }
-    placed |= {
-        (kube.namespace(p), kube.name(p)): str(kube.node_name(p))
-        for p in pods
-        if kube.node_name(p) and (kube.namespace(p), kube.name(p)) not in placed
-    }
+    """Pods evicted from a Spot node within the lookback (node from the event or placement)."""
+    events, placements = ev["events"].data, _placements(ev)
     out = []
     window = ctx.now - ctx.thresholds.lookback
     for e in kube.recent_events(events, ctx.now, window, reasons=POD_LOSS_REASONS):
-        obj = kube.involved(e)
+        obj, when = kube.involved(e), kube.event_time(e) or ctx.now
         key = (str(obj.get("namespace") or kube.namespace(e)), str(obj.get("name")))
-        node = (e.get("source") or {}).get("host") or placed.get(key)
+        node = (e.get("source") or {}).get("host") or _placed(placements.get(key, []), when)
         if obj.get("kind") != "Pod" or not node or not fleet.spot(node):
             continue
         if e.get("reason") != "Killing" or node in lost:  # a plain rollout is not an eviction
-            out.append(
-                Loss(
-                    node,
-                    kube.event_time(e) or ctx.now,
-                    f"{e.get('reason')}: {clip(kube.event_message(e), 100)}",
-                    "/".join(key),
-                )
-            )
+            what = f"{e.get('reason')}: {clip(kube.event_message(e), 100)}"
+            out.append(Loss(node, when, what, "/".join(key)))
     return out
+
+
+def _placements(ev: Mapping[str, Answer]) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
+    """Where each pod name was bound and since when: Scheduled events, then live pods. A
+    StatefulSet reuses the name, so the placement must precede the eviction it explains."""
+    out: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+    for e in ev["events"].data:
+        match = _ASSIGNED.search(kube.event_message(e)) if e.get("reason") == "Scheduled" else None
+        when = kube.event_time(e)
+        if match and when:
+            out.setdefault((match.group(1), match.group(2)), []).append((when, match.group(3)))
+    for pod in _data(ev, "pods") or []:
+        created = kube.created(pod)
+        if kube.node_name(pod) and created:
+            key = (kube.namespace(pod), kube.name(pod))
+            out.setdefault(key, []).append((created, str(kube.node_name(pod))))
+    return out
+
+
+def _placed(placements: list[tuple[datetime, str]], when: datetime) -> str | None:
+    before = [p for p in placements if p[0] <= when]
+    return max(before)[1] if before else None
 
 
 def _losses(
