@@ -344,8 +344,10 @@ def cold_gpu_node(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> S
     young = [s for s in serving if _cold(s, ctx)]
     cold = [s for s in young if s.min_zero]
     if not cold:
+        # An old node is not cold whatever its pool: quote the floor only where it decides.
         lines = [
-            f"{kube.name(s.node)}: {duration(_age(s.node, ctx))} old ({s.floor})"
+            f"{kube.name(s.node)}: {duration(_age(s.node, ctx))} old"
+            + (f" ({s.floor})" if s in young or s.min_zero is not None else "")
             for s in serving[:3]
         ]
         if any(s.min_zero is None for s in young):
