@@ -193,6 +193,7 @@ SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 SAFE_LOCAL_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
 SCALE_DOWN_DISABLED = "cluster-autoscaler.kubernetes.io/scale-down-disabled"
 MIRROR = "kubernetes.io/config.mirror"
+DEFAULT_GRACE_SECONDS = 30  # Kubernetes' default terminationGracePeriodSeconds
 
 
 def _matches(selector: Obj | None, labels: dict[str, str]) -> bool:
@@ -288,6 +289,10 @@ def _local_and_grace(pod: Obj, profile: Profile, out: Pins) -> None:
         )
     grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
     limit = profile.max_grace_seconds
+    if grace is not None and limit is None and int(grace) > DEFAULT_GRACE_SECONDS:
+        out.unknown.append(
+            f"{kube.ref(pod)}: grace {grace} s, max-graceful-termination-sec unknown"
+        )
     if grace is not None and limit is not None and int(grace) > limit:
         out.reasons.append(
             f"terminationGracePeriodSeconds {grace} > max-graceful-termination-sec {limit}"

@@ -46,6 +46,12 @@ class Idle:
     busy: list[str]  # GPU nodes running a GPU pod, as evidence lines
     profile: _cost.Profile
 
+    @property
+    def candidates(self) -> list[_cost.IdleNode]:
+        """Nodes the cause steps examine: overdue ones; every idle one when the timer is
+        unknown, so what pins them is still reported (the symptom stays inconclusive)."""
+        return self.waiting if self.profile.missing else self.overdue
+
 
 def _idle(ev: Mapping[str, Answer], ctx: CheckContext) -> Idle:
     missing = None if ev["managed_cluster"].available else _why(ev, "managed_cluster")
@@ -84,9 +90,9 @@ def _idle_line(node: _cost.IdleNode, ctx: CheckContext) -> str:
     )
 
 
-def _nothing_idle(idle: Idle, ctx: CheckContext) -> StepResult | None:
-    """The shared verdict when there is no overdue idle node to examine (None = there is)."""
-    if idle.overdue:
+def _nothing_idle(idle: Idle, ctx: CheckContext, *, cause: bool = True) -> StepResult | None:
+    """The shared verdict when there is no idle node to examine (None = there is)."""
+    if idle.overdue or (cause and idle.candidates):
         return None
     if idle.waiting and idle.profile.missing:
         return StepResult.inconclusive(
@@ -109,7 +115,7 @@ def _nothing_idle(idle: Idle, ctx: CheckContext) -> StepResult | None:
 def idle_gpu_node(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """A GPU node runs no GPU pod for longer than the autoscaler's scale-down-unneeded-time."""
     idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
+    verdict = _nothing_idle(idle, ctx, cause=False)
     if verdict is not None:
         return verdict
     first = idle.overdue[0]
@@ -138,7 +144,7 @@ def pinning_pods(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> St
         return verdict
     pdbs = _data(ev, "pdbs")
     pins, unknown, harmless, system = [], [], [], False
-    for node in idle.overdue:
+    for node in idle.candidates:
         for pod in node.pods:
             found = _cost.pin_reasons(pod, idle.profile, pdbs)
             unknown += found.unknown
@@ -178,7 +184,7 @@ def scale_down_disabled(ev: Mapping[str, Answer], params: Any, ctx: CheckContext
         return verdict
     marked = [
         n.name
-        for n in idle.overdue
+        for n in idle.candidates
         if kube.annotations(n.node).get(_cost.SCALE_DOWN_DISABLED, "").lower() == "true"
     ]
     if marked:
@@ -187,7 +193,7 @@ def scale_down_disabled(ev: Mapping[str, Answer], params: Any, ctx: CheckContext
             disabled_nodes=marked,
         )
     return StepResult.ruled_out(
-        f"{names([n.name for n in idle.overdue])}: no {_cost.SCALE_DOWN_DISABLED} annotation"
+        f"{names([n.name for n in idle.candidates])}: no {_cost.SCALE_DOWN_DISABLED} annotation"
     )
 
 
@@ -204,7 +210,7 @@ def pool_at_minimum(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) ->
         return verdict
     pools = arm.agent_pools(ev["agent_pools"].data)
     floor, above, unknown, floor_pools = [], [], [], set()
-    for node in idle.overdue:
+    for node in idle.candidates:
         pool = _cost.pool_of(node.node, pools)
         if _cost.is_kaito_node(node.node):
             above.append(f"{node.name}: KAITO-provisioned, released when its workspace goes")
@@ -247,7 +253,7 @@ def idle_cost(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepR
     if verdict is not None:
         return verdict
     currency, total, lines, unknown = ctx.thresholds.currency, 0.0, [], []
-    for node in idle.overdue:
+    for node in idle.candidates:
         sku = kube.instance_type(node.node)
         price = hourly_price(sku, currency)
         hours = node.idle(ctx.now).total_seconds() / 3600
