@@ -305,10 +305,11 @@ BATCH_OWNERS = ("Job", "CronJob")
 
 
 def is_serving(pod: Obj) -> bool:
-    """Synchronous serving: a KAITO workspace pod, or a GPU pod that is not a batch Job."""
-    if kube.WORKSPACE_LABEL in kube.labels(pod):
-        return True
-    return kube.requests_gpu(pod) and kube.owner_kind(pod) not in BATCH_OWNERS
+    """Synchronous serving: a KAITO workspace pod, or a GPU pod, that is not a batch Job
+    (KAITO tuning workspaces run as Jobs and carry the workspace label too)."""
+    if kube.owner_kind(pod) in BATCH_OWNERS:
+        return False
+    return kube.WORKSPACE_LABEL in kube.labels(pod) or kube.requests_gpu(pod)
 
 
 def workload_of(pod: Obj) -> str:

@@ -395,3 +395,27 @@ def test_pod_losses_ignore_plain_rollouts_on_spot() -> None:
     ctx = CheckContext(now=NOW)
     assert nodes.pod_losses(ev, fleet, set(), ctx) == []
     assert len(nodes.pod_losses(ev, fleet, {"aks-spot-1-vmss0"}, ctx)) == 1
+
+
+def test_serving_pods_exclude_batch_jobs_even_for_kaito_tuning() -> None:
+    gpu = {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}
+    serving = {
+        "metadata": {
+            "labels": {"kaito.sh/workspace": "ws"},
+            "ownerReferences": [{"kind": "StatefulSet", "name": "ws"}],
+        },
+        "spec": {},
+    }
+    tuning = {
+        "metadata": {
+            "labels": {"kaito.sh/workspace": "tune-phi-3"},
+            "ownerReferences": [{"kind": "Job", "name": "tune-phi-3"}],
+        },
+        "spec": gpu,
+    }
+    vllm = {
+        "metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": "vllm-1"}]},
+        "spec": gpu,
+    }
+    cpu = {"metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": "web-1"}]}, "spec": {}}
+    assert [_cost.is_serving(p) for p in (serving, tuning, vllm, cpu)] == [True, False, True, False]
