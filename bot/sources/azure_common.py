@@ -121,7 +121,9 @@ def failure_reason(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
     """A short, token-free reason for an Answer.missing: `403 AuthorizationFailed: ...`."""
     from azure.core import exceptions as az
 
-    if isinstance(exc, az.DecodeError):
+    if isinstance(exc, az.IncompleteReadError):
+        text = "response body cut short (connection closed mid-body)"
+    elif isinstance(exc, az.DecodeError):
         text = f"malformed response body ({clip(str(exc.message or exc), 80)})"
     elif isinstance(exc, az.HttpResponseError) and exc.status_code is not None:
         text = f"{exc.status_code} {_error_code(exc)}: {clip(_error_message(exc), 160)}"
