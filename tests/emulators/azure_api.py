@@ -104,7 +104,9 @@ class AzureEmulator:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(ssl_context)
         self._server = _Server(("127.0.0.1", 0), _handler(self), ssl_context)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -173,6 +175,9 @@ class AzureEmulator:
         self.requests.append(record)
         reply = self._answer(route, match, record)
         record.status = reply.status
+        if reply.status == 0:  # a fault: record what the client will see (None: no answer)
+            fault = reply.body
+            record.status = {"status": fault.status, "timeout": None}.get(fault.kind, 200)
         return reply
 
     def _answer(self, route: str | None, match: re.Match[str] | None, rec: Recorded) -> Reply:
