@@ -43,3 +43,36 @@ def diagnose_json(run_cli):
         return json.loads(out)
 
     return run
+
+
+def _postgres_url(name: str) -> str:
+    import os
+
+    base = os.environ.get("GPUBOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh database per test: a SQLite file, or a PostgreSQL database created and dropped."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gpubot.db'}"
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"gpubot_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_postgres_url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _postgres_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()

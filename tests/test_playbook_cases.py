@@ -20,7 +20,9 @@ def _cases() -> list[tuple[Path, int, str]]:
     return out
 
 
-@pytest.mark.parametrize(("path", "index", "name"), _cases(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("path", "index", "name"), _cases(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_playbook_case(path: Path, index: int, name: str, catalog) -> None:
     spec = load_file(path)
     result = run_case(spec.tests[index], catalog.playbooks[spec.playbook], path.parent, str(path))
@@ -63,7 +65,8 @@ def test_a_broken_check_input_is_inconclusive_not_a_crash(catalog, tmp_path) -> 
     (tmp_path / "t.test.yaml").write_text(
         "playbook: quota-exhausted\n"
         "tests:\n"
-        f"  - name: garbage usages\n    snapshot: {ROOT / 'tests/scenarios/quota-exhausted/confirmed'}\n"
+        "  - name: garbage usages\n"
+        f"    snapshot: {ROOT / 'tests/scenarios/quota-exhausted/confirmed'}\n"
         "    evidence: {usages: {data: 'not an ARM body'}}\n"
         "    expect:\n      verdict: inconclusive\n"
         "      steps: {family-quota: inconclusive, provisioning-stalled: confirmed}\n"

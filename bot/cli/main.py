@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--runbooks-dir", type=Path, help="load runbooks from this directory instead")
     diag.set_defaults(handler=cmd_diagnose)
 
+    from bot.cli import serve
+
+    serve.add_parser(sub)
+
     pb = sub.add_parser("playbooks", help="lint, test, list playbooks; print their JSON Schema")
     pbsub = pb.add_subparsers(dest="action", metavar="ACTION")
     pbsub.required = True
@@ -191,9 +195,11 @@ def _render(diagnosis: Any, fmt: str) -> str:
         from bot.render import slack
 
         return slack.render_json(diagnosis)
+    import os
+
     from bot.render import text
 
-    return text.render(diagnosis, color=sys.stdout.isatty())
+    return text.render(diagnosis, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

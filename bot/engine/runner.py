@@ -181,13 +181,20 @@ def diagnose(
     )
     cache = cache or EvidenceCache(source)
     findings: list[Finding] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="playbook") as pool:
-        futures = [pool.submit(run_playbook, p, cache, ctx) for p in playbooks]
-        for future in as_completed(futures):
-            finding = future.result()
-            findings.append(finding)
-            if on_finding:
-                on_finding(finding)
+    # Ask every distinct question up front, concurrently: a run then takes about as long as its
+    # slowest call, and the playbooks below find every answer already in the cache.
+    questions = list(dict.fromkeys(q for p in playbooks for q in p.questions.values()))
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="evidence") as fetch:
+        for question in questions:
+            fetch.submit(cache.get, question)
+        fetch.shutdown(wait=False)
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="playbook") as pool:
+            futures = [pool.submit(run_playbook, p, cache, ctx) for p in playbooks]
+            for future in as_completed(futures):
+                finding = future.result()
+                findings.append(finding)
+                if on_finding:
+                    on_finding(finding)
     findings.sort(key=Finding.sort_key)
     errors = tuple(
         sorted(
