@@ -31,6 +31,7 @@ from pydantic_settings import (
 
 from bot.model.text import parse_time
 from bot.model.thresholds import Thresholds
+from bot.slack.settings import SlackConfig
 from bot.sources.base import BadInput, ClusterInfo
 
 AKS_USER = "aks-user"  # kube_context value: fetch the cluster's user kubeconfig through ARM
@@ -106,8 +107,8 @@ class Config(BaseSettings):
 
     clusters: list[ClusterConfig] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    # Owned by the Slack and fixes features; free-form here until they define their shape.
-    slack: dict[str, Any] | None = None
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    # Owned by the fixes feature; free-form here until it defines its shape.
     fixes: dict[str, Any] | None = None
 
     @classmethod

@@ -21,7 +21,7 @@ clusters:
 thresholds:
   stuck_minutes: 15
 slack:
-  channels: ["#gpu-oncall"]
+  channels: [C0123456789]
 """
 TWO = """\
 clusters:
@@ -55,7 +55,7 @@ def test_file_with_one_cluster_is_the_default(tmp_path: Path) -> None:
     assert cluster.info().log_analytics_workspace_id == "11111111-2222-3333-4444-555555555555"
     assert config.thresholds.stuck_minutes == 15
     assert config.thresholds.kv_cache_ratio == 0.95  # untouched defaults stay
-    assert config.slack == {"channels": ["#gpu-oncall"]}
+    assert config.slack.channels == ["C0123456789"]
     assert config.cluster("aks-inference") is cluster
 
 
@@ -88,6 +88,9 @@ def test_unknown_key_names_file_and_line(tmp_path: Path) -> None:
 def test_unknown_top_level_key_and_bad_threshold(tmp_path: Path) -> None:
     path = write(tmp_path, ONE + "slak: {}\n")
     with pytest.raises(ConfigError, match=r"gpubot.yaml:12: slak: unknown key"):
+        load_config(path)
+    path = write(tmp_path, ONE.replace("  channels:", "  chanels:"))
+    with pytest.raises(ConfigError, match=r"gpubot.yaml:11: slack.chanels: unknown key"):
         load_config(path)
     path = write(tmp_path, ONE.replace("stuck_minutes: 15", "stuck_minutes: soon"))
     with pytest.raises(ConfigError, match=r"gpubot.yaml:9: thresholds.stuck_minutes: .*number"):
