@@ -139,6 +139,56 @@ def findings(source) -> list[dict]:
     return json.loads(json_out.render(diagnose(playbooks, source)))["findings"]
 
 
+REFERENCE = ROOT.parent / "shared" / "reference" / "azure-rest-api-specs"
+
+
+def _example(rel: str, status: str = "200") -> dict:
+    return json.loads((REFERENCE / rel).read_text(encoding="utf-8"))["responses"][status]["body"]
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="shared/reference is not beside the repo")
+def test_real_arm_shapes_round_trip(live, copy_of) -> None:
+    """Bodies from the REST API specs (plus a restricted SKU, whose `values` key the old msrest
+    models renamed `values_property`) come back key for key, unknown fields included."""
+    snapshot = copy_of(HEALTHY)
+    skus = _example("compute/ListAvailableResourceSkusForARegion.json")
+    skus["value"].append({
+        "resourceType": "virtualMachines", "name": "Standard_ND96isr_H100_v5",
+        "family": "standardNDSH100v5Family", "locations": ["eastus2"],
+        "locationInfo": [{"location": "eastus2", "zones": ["2"], "zoneDetails": []}],
+        "capabilities": [{"name": "GPUs", "value": "8"}],
+        "restrictions": [
+            {"type": "Location", "values": ["eastus2"], "reasonCode": "NotAvailableForSubscription",
+             "restrictionInfo": {"locations": ["eastus2"]}},
+            {"type": "Zone", "values": ["eastus2"], "reasonCode": "NotAvailableForSubscription",
+             "restrictionInfo": {"locations": ["eastus2"], "zones": ["1", "3"]}},
+        ],
+        "aFieldArmAddsLater": {"nested": [1, "two"]},
+    })
+    # Paging links are transport, not evidence: the live answer is all pages as one `value`.
+    skus.pop("nextLink")
+    usages = _example("compute/Usage_List_MaximumSet_Gen.json")
+    usages.pop("nextLink")  # a placeholder link in the example, not a page to follow
+    bodies = {
+        "skus.json": skus,
+        "usages.json": usages,
+        "managed-cluster.json": _example(
+            "containerservice/2025-10-01/ManagedClustersCreate_Update.json"
+        ),
+        "agent-pools.json": {"value": [
+            _example("containerservice/2026-08-01/AgentPoolsCreate_ManagedGPU.json"),
+            _example("containerservice/2026-08-01/AgentPoolsCreate_Spot.json"),
+        ]},
+    }
+    for name, body in bodies.items():
+        (snapshot / "azure" / name).write_text(json.dumps(body), encoding="utf-8")
+    _, source = live(snapshot)
+    for name, kind in [("skus.json", "azure.skus"), ("usages.json", "azure.usages"),
+                       ("managed-cluster.json", "azure.managed_cluster"),
+                       ("agent-pools.json", "azure.agent_pools")]:
+        assert ask(source, kind).data == bodies[name], kind
+
+
 def test_paged_lists_are_joined(live) -> None:
     emu, source = live(HEALTHY)
     emu.page_size = 1

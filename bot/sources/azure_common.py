@@ -6,6 +6,8 @@ SDK imports (CLI start-up time), and nothing outside bot/sources and bot/setting
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
 import tempfile
@@ -114,7 +116,13 @@ def trust_bundle(extra: str) -> str:
     fd, path = tempfile.mkstemp(prefix="gpubot-ca-", suffix=".pem")
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write("\n".join(parts))
+    atexit.register(_remove, path)
     return path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def failure_reason(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
