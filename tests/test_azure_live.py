@@ -360,6 +360,27 @@ def test_token_never_leaks(live, caplog: pytest.LogCaptureFixture, monkeypatch) 
     assert not any(CANARY in t for t in texts)
 
 
+class NoCredential:
+    """A TokenCredential with nothing to offer, like DefaultAzureCredential off Azure."""
+
+    calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: object):
+        from azure.core.exceptions import ClientAuthenticationError
+
+        NoCredential.calls += 1
+        raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+
+def test_missing_credential_is_reported_once_not_probed_per_question(live) -> None:
+    emu, source = live(HEALTHY)
+    blind = AzureSource(source.cluster, NoCredential(), arm_endpoint=emu.url, ca_bundle=emu.ca_file,
+                        logs_endpoint=emu.url + "/v1", options=FAST)
+    reasons = {blind.answer(q).unavailable for q in questions()}
+    assert reasons == {"no Azure credential: DefaultAzureCredential failed to retrieve a token"}
+    assert NoCredential.calls == 1 and not emu.requests
+
+
 # ---- aks-user kubeconfig ---------------------------------------------------------------------
 
 

@@ -67,6 +67,7 @@ class AzureSource:
         self._now = now
         self._secrets = secrets  # scrubbed from every reason, whatever an error echoes
         self._clients: dict[str, Any] = {}
+        self._no_credential: str | None = None
         self._lock = threading.Lock()
         self.logs = LogAnalyticsReader(credential, logs_endpoint, self.options)
 
@@ -107,12 +108,18 @@ class AzureSource:
         absent = [k for k in _NEEDS[question.kind] if not getattr(self.cluster, k)]
         if absent:
             return Answer.missing(question, f"cluster {absent[0]} is not configured")
+        if self._no_credential:
+            return Answer.missing(question, self._no_credential)
         try:
             return Answer(question, fetch(question))
         except Unavailable as exc:
             return Answer.missing(question, str(exc))
         except Exception as exc:  # any SDK, transport or shape failure is "evidence unavailable"
-            return Answer.missing(question, failure_reason(exc, self._secrets))
+            reason = failure_reason(exc, self._secrets)
+            if reason.startswith("no Azure credential"):
+                # Probing every credential kind again would cost seconds per question.
+                self._no_credential = reason
+            return Answer.missing(question, reason)
 
     def _fetchers(self) -> dict[str, Callable[[Question], Any]]:
         return {
