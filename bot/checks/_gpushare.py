@@ -96,9 +96,10 @@ def node_sharing(node: Obj) -> NodeShare:
         signs.append(f"nvidia.com/gpu.product={lab['nvidia.com/gpu.product']}")
     mig = lab.get("nvidia.com/mig.config", "all-disabled")
     single = lab.get("nvidia.com/mig.strategy") == "single"
-    if mig != "all-disabled" or any(
-        k.startswith(kube.MIG_PREFIX) for k in kube.gpu_resources(node)
-    ):
+    # GFD labels mig.strategy even with MIG off; MIG is on when a layout is applied.
+    mig_on = mig not in ("", "all-disabled") or "-MIG-" in lab.get("nvidia.com/gpu.product", "")
+    mig_on = mig_on or any(k.startswith(kube.MIG_PREFIX) for k in kube.gpu_resources(node))
+    if mig_on:
         isolated.append(f"MIG {'single strategy ' if single else ''}{mig}")
     if lab.get("nvidia.com/gpu.sharing-strategy") == "none":
         isolated.append("nvidia.com/gpu.sharing-strategy=none")
@@ -106,7 +107,7 @@ def node_sharing(node: Obj) -> NodeShare:
     advertised = kube.gpu_resources(node).get(kube.GPU_RESOURCE, 0)
     # MIG's single strategy also advertises several nvidia.com/gpu per card, each isolated.
     over = None
-    if sku and advertised > sku.gpus and not single:
+    if sku and advertised > sku.gpus and not (single and mig_on):
         over = f"{kube.name(node)} advertises {advertised} nvidia.com/gpu on a {sku.gpus}-GPU "
         over += sku.name
     return NodeShare(

@@ -64,6 +64,17 @@ def line_time(line: str, now: datetime) -> datetime | None:
     return None
 
 
+_LOGGER_PREFIX = re.compile(
+    r"^.*?\b(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d{2}-\d{2} [\d:]{8} (?:\[[^\]]*\] )?"
+)
+
+
+def message(line: str) -> str:
+    """The line without its logger prefix (`ERROR 11-27 07:31:02 [core.py:502] `) or RFC stamp."""
+    line = _RFC_TS.sub("", line, count=1)
+    return _LOGGER_PREFIX.sub("", line, count=1).strip()
+
+
 def is_oom(line: str) -> bool:
     lowered = line.lower()
     return any(p in lowered for p in OOM_PATTERNS)
@@ -78,7 +89,7 @@ def find_ooms(text: str, now: datetime) -> list[OomLine]:
             ready = True
         if is_oom(line):
             # A traceback's lines carry no stamp: the OOM happened at the last stamped line.
-            out.append(OomLine("serving" if ready else "load", line.strip(), last_time))
+            out.append(OomLine("serving" if ready else "load", message(line), last_time))
     return out
 
 

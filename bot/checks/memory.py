@@ -56,10 +56,16 @@ class OomPicture:
     old: list[vllm.OomHit] = field(default_factory=list)
     unplaced: list[str] = field(default_factory=list)  # OOMKilled / LA / KAITO, no log OOM
     missing: list[str] = field(default_factory=list)  # pods that ran but whose log is missing
+    suspects: set[str] = field(default_factory=set)  # ns/pod of the unplaced OOM signs
     instances: int = 0
 
     def of(self, phase: str) -> list[vllm.OomHit]:
         return [h for h in self.hits if h.oom.phase == phase]
+
+    def culprits(self, phase: str) -> set[str]:
+        """The pods a cause step should judge: those that OOMed in this phase, else those
+        with OOM signs no log places (they may have), else none (judge every pod)."""
+        return {h.ref for h in self.of(phase)} or self.suspects
 
 
 def _la_oom_rows(rows: list[Obj] | None) -> dict[str, tuple[int, str]]:
@@ -75,7 +81,7 @@ def _la_oom_rows(rows: list[Obj] | None) -> dict[str, tuple[int, str]]:
 
 
 def _workspace_oomkilled(workspaces: list[Obj] | None, ctx: CheckContext) -> list[str]:
-    """Workspaces whose InferenceReady KAITO classified as ContainerOOMKilled, recently."""
+    """ns/name of workspaces whose InferenceReady KAITO classified as ContainerOOMKilled."""
     out = []
     for ws in workspaces or []:
         cond = kube.condition(ws, "InferenceReady") or {}
@@ -84,8 +90,9 @@ def _workspace_oomkilled(workspaces: list[Obj] | None, ctx: CheckContext) -> lis
             cond.get("reason") == "ContainerOOMKilled"
             and cond.get("status") != "True"
             and (since is None or vllm.recent(since, ctx.now, ctx.thresholds.lookback))
+            and ctx.scope.admits(kube.namespace(ws), kube.name(ws))
         ):
-            out.append(f"workspace {kube.ref(ws)} InferenceReady=False ContainerOOMKilled")
+            out.append(kube.ref(ws))
     return out
 
 
@@ -105,7 +112,7 @@ def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
     for hit in vllm.oom_hits(logs, pods, ctx.now):
         recent = vllm.recent(hit.when, ctx.now, ctx.thresholds.lookback)
         (pic.hits if recent else pic.old).append(hit)
-    placed = {h.pod for h in pic.hits}
+    placed = {h.ref for h in pic.hits}
     pic.missing = sorted(
         {
             f"{e['namespace']}/{e['pod']}"
@@ -114,18 +121,26 @@ def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
         }
     )
     for pod, term in vllm.oom_killed(pods, ctx.now, ctx.thresholds.lookback):
-        if kube.name(pod) not in placed:
+        if kube.ref(pod) not in placed:
+            pic.suspects.add(kube.ref(pod))
             pic.unplaced.append(
                 f"{_killed(pod, term)}; no log line says whether at load or while serving"
             )
-    names_in_scope = {kube.name(p) for p in pods}
+    by_name = {kube.name(p): kube.ref(p) for p in pods}
     for pod, (count, message) in _la_oom_rows(_data(ev, "errors")).items():
-        if pod not in placed and (pod in names_in_scope or not ctx.scope.namespace):
+        # Log Analytics rows name the pod only; outside a scoped run an unknown pod still counts.
+        ref = by_name.get(pod)
+        if ref not in placed and (ref is not None or not ctx.scope.namespace):
+            pic.suspects |= {ref} if ref else set()
             pic.unplaced.append(
                 f"Log Analytics: {count}× '{clip(message, 120)}' from pod {pod} in the last hour"
             )
     if not pic.hits:
-        pic.unplaced += _workspace_oomkilled(_data(ev, "workspaces"), ctx)
+        for ws in _workspace_oomkilled(_data(ev, "workspaces"), ctx):
+            pic.unplaced.append(f"workspace {ws} InferenceReady=False ContainerOOMKilled")
+            pic.suspects |= {
+                kube.ref(p) for p in pods if f"{kube.namespace(p)}/{kube.workspace_of(p)}" == ws
+            }
     return pic
 
 
@@ -139,17 +154,40 @@ def _supporting(pic: OomPicture, ev: Mapping[str, Answer]) -> list[str]:
     ]
 
 
+def _ran(ev: Mapping[str, Answer], ctx: CheckContext) -> list[str]:
+    """GPU/KAITO pods in scope that have started a container (whose logs could show an OOM)."""
+    pods = kube.inference_pods(_admitted_pods(_data(ev, "pods"), ctx))
+    return [kube.ref(p) for p in pods if vllm.has_run(p)]
+
+
 def _oom_symptom(ev: Mapping[str, Answer], ctx: CheckContext, phase: str) -> StepResult:
+    if not ev["logs"].available:
+        # With no GPU/KAITO pod ever started there is no log to read and nothing to OOM.
+        ran = _ran(ev, ctx)
+        if not ran:
+            return StepResult.ruled_out(
+                "no GPU or KAITO pod has started a container: nothing to OOM"
+            )
+        return StepResult.inconclusive(f"{_unavailable(ev, 'logs')} ({names(ran)} ran)")
     pic = oom_picture(ev, ctx)
     other = "serving" if phase == "load" else "load"
     window = f"{ctx.thresholds.lookback_minutes:g} min"
     mine = pic.of(phase)
     if mine:
-        first = {h.ref: h for h in reversed(mine)}  # earliest line per pod (the root OOM)
+        by_pod: dict[str, list[vllm.OomHit]] = {}
+        for hit in mine:
+            by_pod.setdefault(hit.ref, []).append(hit)
+        lines = []
+        for hits in list(by_pod.values())[:3]:
+            latest = max(hits, key=lambda h: h.when or ctx.now - 100 * ctx.thresholds.lookback)
+            both = len({h.previous for h in hits}) > 1
+            lines.append(
+                latest.line(ctx.now) + ("; the instance before died the same way" if both else "")
+            )
         return StepResult.confirmed(
-            *[h.line(ctx.now) for h in list(first.values())[:3]],
+            *lines,
             *_supporting(pic, ev),
-            oom_pods=sorted(first),
+            oom_pods=sorted(by_pod),
             oom_message=clip(mine[0].oom.message, 200),
         )
     if pic.unplaced or pic.missing:
@@ -178,13 +216,13 @@ OOM_INPUTS = {
 }
 
 
-@check("memory.oom_at_load", inputs=OOM_INPUTS, optional=("workspaces", "errors"))
+@check("memory.oom_at_load", inputs=OOM_INPUTS, optional=("logs", "workspaces", "errors"))
 def oom_at_load(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """A GPU pod hit CUDA OOM before its server was ready (loading weights), within the lookback."""
     return _oom_symptom(ev, ctx, "load")
 
 
-@check("memory.oom_under_load", inputs=OOM_INPUTS, optional=("workspaces", "errors"))
+@check("memory.oom_under_load", inputs=OOM_INPUTS, optional=("logs", "workspaces", "errors"))
 def oom_under_load(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """A GPU pod hit CUDA OOM after its server was ready (while serving), within the lookback."""
     return _oom_symptom(ev, ctx, "serving")
@@ -287,13 +325,15 @@ def preset_exceeds_sku(ev: Mapping[str, Answer], params: Any, ctx: CheckContext)
         w for w in ev["workspaces"].data if ctx.scope.admits(kube.namespace(w), kube.name(w))
     ]
     pods = _admitted_pods(_data(ev, "pods"), ctx)
-    failing = {
-        (kube.namespace(p), kube.workspace_of(p))
-        for p in pods
-        if kube.name(p) in {h.pod for h in oom_picture(ev, ctx).of("load")}
-    }
-    # Judge the workspaces whose pods OOM at load; with none, every workspace in scope.
-    judged = [w for w in workspaces if (kube.namespace(w), kube.name(w)) in failing] or workspaces
+    culprits = oom_picture(ev, ctx).culprits("load") if _data(ev, "logs") is not None else set()
+    failing = {(kube.namespace(p), kube.workspace_of(p)) for p in pods if kube.ref(p) in culprits}
+    # Judge the workspaces whose pods OOM (at load); with no OOM, every workspace in scope.
+    judged = [w for w in workspaces if (kube.namespace(w), kube.name(w)) in failing]
+    if culprits and not judged:
+        return StepResult.inconclusive(
+            f"{names(sorted(culprits))} OOMed but serve no KAITO preset: no footprint to compare"
+        )
+    judged = judged or workspaces
     fits = [_fit(w, _data(ev, "nodes")) for w in judged if (w.get("inference") or {}).get("preset")]
     extra = _webhook_lines(judged, _data(ev, "events"), ctx)
     short = [f for f in fits if f.fits is False]
@@ -322,19 +362,42 @@ def _is_vllm(pod: Obj | None) -> bool:
     return "vllm" in words.lower()
 
 
+def _ready(pod: Obj) -> bool:
+    return kube.condition_status(pod, "Ready") == "True"
+
+
 def serving_metrics(
     ev: Mapping[str, Answer], ctx: CheckContext, *, only_vllm: bool = True
-) -> tuple[list[vllm.PodMetrics], dict[str, Obj]]:
-    """Metrics of the (vLLM) pods in scope, and the pods by ns/name (empty if unreadable)."""
+) -> tuple[list[vllm.PodMetrics] | None, dict[str, Obj]]:
+    """Metrics of the (vLLM) pods in scope, and the pods by ns/name (empty if unreadable).
+
+    None when /metrics could not be read while a vLLM pod may be serving; an empty list
+    when /metrics is missing but the pods show nothing Ready to serve.
+    """
     pods = {kube.ref(p): p for p in _data(ev, "pods") or []}
+    if not ev["metrics"].available:
+        serving = [
+            p
+            for p in pods.values()
+            if ctx.scope.admits(kube.namespace(p), kube.workspace_of(p))
+            and _is_vllm(p)
+            and _ready(p)
+        ]
+        return (None if serving or _data(ev, "pods") is None else []), pods
     out = []
     for entry in ev["metrics"].data or []:
         pod = pods.get(f"{entry.get('namespace')}/{entry.get('pod')}")
         ws = kube.workspace_of(pod) if pod else None
         wanted = not only_vllm or not pods or _is_vllm(pod)
-        if ctx.scope.admits(entry.get("namespace"), ws) and wanted:
+        # A pod that is not Ready serves nothing: no /metrics from it is expected.
+        idle = pod is not None and entry.get("samples") is None and not _ready(pod)
+        if ctx.scope.admits(entry.get("namespace"), ws) and wanted and not idle:
             out.append(vllm.pod_metrics(entry))
     return out, pods
+
+
+def _no_metrics(ev: Mapping[str, Answer]) -> StepResult:
+    return StepResult.inconclusive(f"{_unavailable(ev, 'metrics')} while a vLLM pod is Ready")
 
 
 def _caps(
@@ -370,14 +433,17 @@ KV_INPUTS = {
 @check(
     "memory.kv_cache_pinned",
     inputs=KV_INPUTS,
-    optional=("pods", "logs", "workspaces", "configmaps"),
+    optional=("metrics", "pods", "logs", "workspaces", "configmaps"),
 )
 def kv_cache_pinned(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """vLLM's KV-cache usage (either metric name) is at or above the threshold now."""
     metrics, pods = serving_metrics(ev, ctx)
-    ooming = {h.ref for h in oom_picture(ev, ctx).of("serving")} if _data(ev, "logs") else set()
+    if metrics is None:
+        return _no_metrics(ev)
+    logs_read = _data(ev, "logs") is not None
+    ooming = oom_picture(ev, ctx).culprits("serving") if logs_read else set()
     # The pods that OOMed while serving are the ones that matter; with none, every vLLM pod.
-    judged = [m for m in serving_metrics(ev, ctx, only_vllm=False)[0] if m.ref in ooming]
+    judged = [m for m in serving_metrics(ev, ctx, only_vllm=False)[0] or [] if m.ref in ooming]
     if ooming and not judged:
         return StepResult.inconclusive(f"no /metrics for {names(sorted(ooming))}, which OOMed")
     judged = judged or metrics
@@ -424,11 +490,13 @@ def _replicas(ev: Mapping[str, Answer], refs: list[str]) -> list[str]:
         "statefulsets": LIST,
         "deployments": LIST,
     },
-    optional=("pods", "statefulsets", "deployments"),
+    optional=("metrics", "pods", "statefulsets", "deployments"),
 )
 def requests_queueing(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """Requests are waiting (vllm:num_requests_waiting > 0) on the serving pods."""
     metrics, _ = serving_metrics(ev, ctx)
+    if metrics is None:
+        return _no_metrics(ev)
     queueing = [m for m in metrics if (m.waiting or 0) > 0]
     if queueing:
         replicas = _replicas(ev, [m.ref for m in queueing])
@@ -482,11 +550,13 @@ def _kv_judgement(
         "workspaces": LIST,
         "configmaps": LIST,
     },
-    optional=("pods", "workspaces", "configmaps"),
+    optional=("metrics", "pods", "workspaces", "configmaps"),
 )
 def kv_bound(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
     """KV cache at or above the threshold while running requests stay below max-num-seqs."""
     metrics, pods = serving_metrics(ev, ctx)
+    if metrics is None:
+        return _no_metrics(ev)
     # The queueing pods are the ones whose throughput is flat; with none, every vLLM pod.
     judged = [m for m in metrics if (m.waiting or 0) > 0] or metrics
     thr = ctx.thresholds.kv_cache_ratio
