@@ -127,10 +127,12 @@ def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
                 f"{_killed(pod, term)}; no log line says whether at load or while serving"
             )
     by_name = {kube.name(p): kube.ref(p) for p in pods}
+    logged = {h.ref for h in pic.hits + pic.old}
     for pod, (count, message) in _la_oom_rows(_data(ev, "errors")).items():
-        # Log Analytics rows name the pod only; outside a scoped run an unknown pod still counts.
+        # Rows name the pod only: outside a scoped run a pod not in the list still counts.
+        # The pod's own log, when it shows any OOM, dates it better than the query's hour.
         ref = by_name.get(pod)
-        if ref not in placed and (ref is not None or not ctx.scope.namespace):
+        if ref not in logged and (ref is not None or not ctx.scope.namespace):
             pic.suspects |= {ref} if ref else set()
             pic.unplaced.append(
                 f"Log Analytics: {count}× '{clip(message, 120)}' from pod {pod} in the last hour"
