@@ -96,11 +96,13 @@ def _workspace_oomkilled(workspaces: list[Obj] | None, ctx: CheckContext) -> lis
     return out
 
 
-def _killed(pod: Obj, term: Obj) -> str:
-    return (
-        f"{kube.ref(pod)} container {term.get('container')} OOMKilled at {term.get('finishedAt')} "
-        f"(exit {term.get('exitCode')})"
+def _killed(pod: Obj, term: Obj, ctx: CheckContext) -> str:
+    ended = parse_time(term.get("finishedAt"))
+    when = (
+        f"{int((ctx.now - ended).total_seconds() // 60)} min ago" if ended else "at an unknown time"
     )
+    exit_code = term.get("exitCode")
+    return f"{kube.ref(pod)} container {term.get('container')} OOMKilled {when} (exit {exit_code})"
 
 
 def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
@@ -112,7 +114,6 @@ def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
     for hit in vllm.oom_hits(logs, pods, ctx.now):
         recent = vllm.recent(hit.when, ctx.now, ctx.thresholds.lookback)
         (pic.hits if recent else pic.old).append(hit)
-    placed = {h.ref for h in pic.hits}
     pic.missing = sorted(
         {
             f"{e['namespace']}/{e['pod']}"
@@ -120,11 +121,20 @@ def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
             if e.get("text") is None and vllm.has_run(refs[(e["namespace"], e["pod"])])
         }
     )
+    _add_unplaced(pic, pods, ev, ctx)
+    return pic
+
+
+def _add_unplaced(
+    pic: OomPicture, pods: list[Obj], ev: Mapping[str, Answer], ctx: CheckContext
+) -> None:
+    """OOM signs that say an OOM happened but not whether at load or while serving."""
+    placed = {h.ref for h in pic.hits}
     for pod, term in vllm.oom_killed(pods, ctx.now, ctx.thresholds.lookback):
         if kube.ref(pod) not in placed:
             pic.suspects.add(kube.ref(pod))
             pic.unplaced.append(
-                f"{_killed(pod, term)}; no log line says whether at load or while serving"
+                f"{_killed(pod, term, ctx)}; no log line says whether at load or while serving"
             )
     by_name = {kube.name(p): kube.ref(p) for p in pods}
     logged = {h.ref for h in pic.hits + pic.old}
@@ -143,7 +153,6 @@ def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
             pic.suspects |= {
                 kube.ref(p) for p in pods if f"{kube.namespace(p)}/{kube.workspace_of(p)}" == ws
             }
-    return pic
 
 
 def _supporting(pic: OomPicture, ev: Mapping[str, Answer]) -> list[str]:
@@ -162,6 +171,21 @@ def _ran(ev: Mapping[str, Answer], ctx: CheckContext) -> list[str]:
     return [kube.ref(p) for p in pods if vllm.has_run(p)]
 
 
+def _hit_lines(hits: list[vllm.OomHit], ctx: CheckContext) -> list[str]:
+    """The latest OOM of each pod (up to 3), noting when earlier instances died the same way."""
+    by_pod: dict[str, list[vllm.OomHit]] = {}
+    for hit in hits:
+        by_pod.setdefault(hit.ref, []).append(hit)
+    lines = []
+    for mine in list(by_pod.values())[:3]:
+        latest = max(mine, key=lambda h: h.when or ctx.now - 100 * ctx.thresholds.lookback)
+        again = (
+            "; the instance before died the same way" if len({h.previous for h in mine}) > 1 else ""
+        )
+        lines.append(latest.line(ctx.now) + again)
+    return lines
+
+
 def _oom_symptom(ev: Mapping[str, Answer], ctx: CheckContext, phase: str) -> StepResult:
     if not ev["logs"].available:
         # With no GPU/KAITO pod ever started there is no log to read and nothing to OOM.
@@ -176,20 +200,10 @@ def _oom_symptom(ev: Mapping[str, Answer], ctx: CheckContext, phase: str) -> Ste
     window = f"{ctx.thresholds.lookback_minutes:g} min"
     mine = pic.of(phase)
     if mine:
-        by_pod: dict[str, list[vllm.OomHit]] = {}
-        for hit in mine:
-            by_pod.setdefault(hit.ref, []).append(hit)
-        lines = []
-        for hits in list(by_pod.values())[:3]:
-            latest = max(hits, key=lambda h: h.when or ctx.now - 100 * ctx.thresholds.lookback)
-            both = len({h.previous for h in hits}) > 1
-            lines.append(
-                latest.line(ctx.now) + ("; the instance before died the same way" if both else "")
-            )
         return StepResult.confirmed(
-            *lines,
+            *_hit_lines(mine, ctx),
             *_supporting(pic, ev),
-            oom_pods=sorted(by_pod),
+            oom_pods=sorted({h.ref for h in mine}),
             oom_message=clip(mine[0].oom.message, 200),
         )
     if pic.unplaced or pic.missing:
@@ -333,7 +347,8 @@ def preset_exceeds_sku(ev: Mapping[str, Answer], params: Any, ctx: CheckContext)
     judged = [w for w in workspaces if (kube.namespace(w), kube.name(w)) in failing]
     if culprits and not judged:
         return StepResult.inconclusive(
-            f"{names(sorted(culprits))} OOMed but serve no KAITO preset: no footprint to compare"
+            f"the pods that OOMed ({names(sorted(culprits))}) serve no KAITO preset: no footprint "
+            "to compare with their GPU"
         )
     judged = judged or workspaces
     fits = [_fit(w, _data(ev, "nodes")) for w in judged if (w.get("inference") or {}).get("preset")]
@@ -601,7 +616,7 @@ def _tenants(pods: list[Obj], node: str) -> list[Obj]:
 def _recent_ooms(pods: list[Obj], logs: list[Obj], ctx: CheckContext) -> list[tuple[Obj, str]]:
     """(pod, line) for every OOM kill or logged CUDA OOM within the lookback."""
     out = [
-        (pod, _killed(pod, term))
+        (pod, _killed(pod, term, ctx))
         for pod, term in vllm.oom_killed(pods, ctx.now, ctx.thresholds.lookback)
     ]
     by_ref = {kube.ref(p): p for p in pods}
