@@ -661,7 +661,8 @@ def cotenant_oom(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> St
     if shared:
         lines = [ln for node_lines in shared.values() for ln in node_lines]
         return StepResult.confirmed(*lines[:5], oom_nodes=sorted(shared))
-    if not ev["logs"].available:  # OOM kills were read, CUDA OOMs in logs were not
+    # OOM kills were read, CUDA OOMs in logs were not (which matters only if a GPU pod ran).
+    if not ev["logs"].available and _ran(ev, ctx):
         return StepResult.inconclusive(
             f"{_unavailable(ev, 'logs')}: CUDA OOMs not checked", *alone[:2]
         )
