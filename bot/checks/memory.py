@@ -614,7 +614,7 @@ def _tenants(pods: list[Obj], node: str) -> list[Obj]:
 
 
 def _recent_ooms(pods: list[Obj], logs: list[Obj], ctx: CheckContext) -> list[tuple[Obj, str]]:
-    """(pod, line) for every OOM kill or logged CUDA OOM within the lookback."""
+    """(pod, line) for the first OOM kill or logged CUDA OOM of each pod within the lookback."""
     out = [
         (pod, _killed(pod, term, ctx))
         for pod, term in vllm.oom_killed(pods, ctx.now, ctx.thresholds.lookback)
@@ -623,7 +623,10 @@ def _recent_ooms(pods: list[Obj], logs: list[Obj], ctx: CheckContext) -> list[tu
     for hit in vllm.oom_hits(logs, pods, ctx.now):
         if vllm.recent(hit.when, ctx.now, ctx.thresholds.lookback) and hit.ref in by_ref:
             out.append((by_ref[hit.ref], hit.line(ctx.now)))
-    return out
+    first: dict[str, tuple[Obj, str]] = {}
+    for pod, line in out:
+        first.setdefault(kube.ref(pod), (pod, line))
+    return list(first.values())
 
 
 def cotenant_ooms(
