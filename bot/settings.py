@@ -144,7 +144,9 @@ class Config(BaseSettings):
         raise ConfigError(f"unknown cluster {name!r} (configured: {names})")
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, require_clusters: bool = True
+) -> Config:
     """Read `path` (else $GPUBOT_CONFIG), apply environment overrides, validate strictly."""
     chosen = path or os.environ.get("GPUBOT_CONFIG") or None
     data: dict[str, Any] = {}
@@ -155,7 +157,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         config = Config(**data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, chosen, root)) from None
-    if not config.clusters:
+    if require_clusters and not config.clusters:
         where = f"{chosen}: " if chosen else ""
         raise ConfigError(
             f"{where}no clusters configured (pass --config FILE or set GPUBOT_CONFIG; "
