@@ -22,13 +22,14 @@ CONFIG_KEY = "inference_config.yaml"
 
 _LISTEN = re.compile(
     r"(?:Uvicorn running on|Starting vLLM API server(?: \d+)? on) https?://[^:\s]+:(\d+)"
+    r"|inference_api\.py:\d+\] Starting server on port (\d+)"
 )
 _PORT_ARG = re.compile(r"^--port(?:=(\d+))?$")
 
 
 def listen_port(text: str | None) -> int | None:
     """The last port the server said it listens on (`Uvicorn running on http://0.0.0.0:5000`)."""
-    found = _LISTEN.findall(text or "")
+    found = [a or b for a, b in _LISTEN.findall(text or "")]
     return int(found[-1]) if found else None
 
 
@@ -170,7 +171,7 @@ _ARG_ERRORS = (
     re.compile(r"KeyError: '(?:vllm|[\w-]+-[\w-]+)'"),
     re.compile(r"ValueError: .+"),
 )
-_SIZING = ("memory", "kv cache", "cuda", "out of")
+_SIZING = ("kv cache", "cache blocks", "out of memory", "cuda")
 
 
 def config_errors(text: str | None) -> list[str]:

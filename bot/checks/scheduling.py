@@ -234,25 +234,31 @@ def _pool_state(pool_name: str | None, w: World) -> tuple[str, Obj | None]:
     return f"pool {pool_name} has room ({count}/{top} nodes): the autoscaler should add one", None
 
 
-def _short(pod: Obj, w: World, used: Mapping[str, Mapping[str, int]]) -> tuple[list[str], bool] | None:
-    """Per fitting target `node: nvidia.com/gpu 1/1 in use`, and True if no GPU is free.
+@dataclass(frozen=True)
+class Capacity:
+    parts: list[str]  # per fitting target: `node: nvidia.com/gpu 0 free of 1 allocatable`
+    short: bool  # no fitting target has the GPUs free
+    offered: bool  # some fitting node advertises every requested resource (so scaling helps)
+    pools: set[str]
 
-    None when the pod fits no GPU node or pool at all: taints or selector block it first.
-    """
+
+def _capacity(pod: Obj, w: World, used: Mapping[str, Mapping[str, int]]) -> Capacity | None:
+    """GPU room for the pod on the targets it fits; None when taints/selector block it first."""
     if not w.targets:
-        return ["no GPU node or GPU pool in the cluster"], True
+        return Capacity(["no GPU node or GPU pool in the cluster"], True, False, set())
     need, fitting = kube.gpu_request(pod), [t for t in w.targets if sch.fits(pod, t)]
     if not fitting:
         return None
-    parts, room = [], False
+    parts, room, offered = [], False, False
     for t in fitting:
         if t.node is None:
             parts.append(f"{t.name}: 0 GPUs until a node joins")
             continue
-        mine = used.get(t.node, {})
-        room |= all(t.gpus.get(r, 0) - mine.get(r, 0) >= n for r, n in need.items())
-        parts += [f"{t.node}: {r} {mine.get(r, 0)}/{t.gpus.get(r, 0)} in use" for r in need]
-    return parts, not room
+        free = {r: t.gpus.get(r, 0) - used.get(t.node, {}).get(r, 0) for r in need}
+        room |= all(free[r] >= n for r, n in need.items())
+        offered |= all(t.gpus.get(r, 0) >= n for r, n in need.items())
+        parts += [f"{t.node}: {r} {free[r]} free of {t.gpus.get(r, 0)} allocatable" for r in need]
+    return Capacity(parts, not room, offered, {t.pool for t in fitting if t.pool})
 
 
 @check("scheduling.insufficient_gpu", inputs=INPUTS, optional=OPTIONAL)
@@ -262,24 +268,24 @@ def insufficient_gpu(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     gpu_stuck = [(p, s) for p, s in w.stuck if kube.requests_gpu(p)]
     if not gpu_stuck:
         return _none_stuck(ctx) if not w.stuck else StepResult.ruled_out("no stuck pod requests a GPU")
-    used, hits, ok, full_pools = sch.gpu_in_use(w.pods), [], [], []
+    used, hits, ok, facts = sch.gpu_in_use(w.pods), [], [], {"full_pools": []}
     for pod, since in gpu_stuck:
-        result = _short(pod, w, used)
-        if result is None:
-            ok.append(f"{kube.ref(pod)}: no GPU node it tolerates and selects, so capacity is not what blocks it")
+        cap = _capacity(pod, w, used)
+        if cap is None or not cap.short:
+            why = ("no GPU node it tolerates and selects, so capacity is not what blocks it" if cap is None
+                   else f"a GPU node it fits has room ({'; '.join(cap.parts[:3])})")
+            ok.append(f"{kube.ref(pod)}: {why}")
             continue
-        parts, short = result
-        if not short:
-            ok.append(f"{kube.ref(pod)}: a GPU node it fits has room ({'; '.join(parts[:3])})")
-            continue
-        pools = {t.pool for t in w.targets if sch.fits(pod, t)}
-        states = [_pool_state(p, w) for p in sorted(x for x in pools if x)]
-        full_pools += [fix for _, fix in states if fix and fix not in full_pools]
-        detail = "; ".join(parts[:3])
-        hits.append(f"{_pending(pod, since, ctx)} needs {sch.gpus_text(kube.gpu_request(pod))}: {detail}"
-                    + "".join(f"; {s}" for s, _ in states if s) + f"; {_said(w, pod, ctx)}")
+        states = [_pool_state(p, w) for p in sorted(cap.pools)]
+        if cap.offered:  # adding a node only helps if nodes advertise what the pod asks for
+            facts["full_pools"] += [f for _, f in states if f and f not in facts["full_pools"]]
+        hits.append(f"{_pending(pod, since, ctx)} needs {sch.gpus_text(kube.gpu_request(pod))}: "
+                    + "; ".join(cap.parts[:3] + [s for s, _ in states if s]) + f"; {_said(w, pod, ctx)}")
+        facts.setdefault("pod", kube.ref(pod))
+        facts.setdefault("why", "every GPU it could use is already reserved" if cap.offered
+                         else f"no node it fits offers {', '.join(kube.gpu_request(pod))}")
     if hits:
-        return StepResult.confirmed(*hits[:5], full_pools=full_pools, pod=kube.ref(gpu_stuck[0][0]))
+        return StepResult.confirmed(*hits[:5], **facts)
     return StepResult.ruled_out(*ok[:5])
 
 
