@@ -170,8 +170,12 @@ def selector_text(pod: Obj) -> str:
 
 
 def tolerations_text(pod: Obj) -> str:
-    keys = [str(t.get("key") or "*") for t in (pod.get("spec") or {}).get("tolerations") or []]
-    return ", ".join(dict.fromkeys(keys)) or "none"
+    """`sku=gpu:NoSchedule, node.kubernetes.io/not-ready:NoExecute`; `*` for a wildcard key."""
+    out = []
+    for tol in (pod.get("spec") or {}).get("tolerations") or []:
+        value = f"={tol['value']}" if tol.get("value") else ""
+        out.append(f"{tol.get('key') or '*'}{value}:{tol.get('effect') or 'any effect'}")
+    return ", ".join(dict.fromkeys(out)) or "none"
 
 
 # ---- where GPU pods can land -------------------------------------------------------------
@@ -304,9 +308,14 @@ def pod_events(events: list[Obj] | None, pod: Obj, ctx: CheckContext,
 
 
 def event_quote(event: Obj, ctx: CheckContext, limit: int = 200) -> str:
+    """`FailedScheduling x9, last 2 min ago: "0/3 nodes are available: ..."`.
+
+    The scheduler's preemption tail repeats the counts and is left out of the quote.
+    """
     when = kube.event_time(event)
     ago = f", last {duration(ctx.now - when)} ago" if when else ""
-    return f'{event.get("reason")} x{kube.event_count(event)}{ago}: "{clip(kube.event_message(event), limit)}"'
+    message = kube.event_message(event).split(" preemption:", 1)[0]
+    return f"{event.get('reason')} x{kube.event_count(event)}{ago}: '{clip(message, limit)}'"
 
 
 def last_failure(events: list[Obj] | None, pod: Obj, ctx: CheckContext) -> tuple[Obj, SchedulingFailure] | None:
@@ -386,3 +395,21 @@ def taint_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> li
         e for key, e in sorted(marked.items())
         if ctx.scope.admits(e.namespace) and not (key in cancelled and cancelled[key] >= e.when)
     ]
+
+
+def kubelet_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> list[str]:
+    """Node-pressure evictions by the kubelet in the lookback: the look-alike of a taint eviction."""
+    window = ctx.now - ctx.thresholds.lookback
+    out = {}
+    for event in kube.recent_events(events, ctx.now, window, reasons=("Evicted",)):
+        obj = kube.involved(event)
+        when = kube.event_time(event) or ctx.now
+        out[f"{obj.get('namespace')}/{obj.get('name')}"] = (when, kube.event_message(event))
+    for pod in pods:
+        if (pod.get("status") or {}).get("reason") == "Evicted" and kube.ref(pod) not in out:
+            cond = kube.condition(pod, "DisruptionTarget") or {}
+            when = kube.parse_time(cond.get("lastTransitionTime"))
+            if when is not None and window <= when <= ctx.now:
+                out[kube.ref(pod)] = (when, str((pod.get("status") or {}).get("message", "")))
+    return [f"{ref} was evicted by the kubelet {duration(ctx.now - when)} ago, not by a taint: '{clip(msg, 120)}'"
+            for ref, (when, msg) in sorted(out.items())]

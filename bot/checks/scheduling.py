@@ -18,7 +18,7 @@ from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.evidence import Answer
-from bot.model.text import duration, names
+from bot.model.text import duration, names, plural
 from bot.model.verdicts import StepResult
 
 Obj = dict[str, Any]
@@ -114,7 +114,7 @@ def _placement(pod: Obj, w: World) -> str:
     state = kube.waiting_reason(pod) or kube.phase(pod)
     image = next((str(c.get("image")) for c in kube.containers(pod)), "?")
     return (f"{kube.ref(pod)} ({image}) runs on {node} ({'a GPU node' if gpu_node else 'not a GPU node'})"
-            f" with no nvidia.com/gpu request; {state}, {kube.restart_count(pod)} restarts")
+            f" with no nvidia.com/gpu request; {state}, {plural(kube.restart_count(pod), 'restart')}")
 
 
 @check("scheduling.gpu_workload_without_gpu", inputs=INPUTS, optional=OPTIONAL)
@@ -139,8 +139,10 @@ def taint_evictions(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
                  for e in evictions]
         return StepResult.confirmed(*lines[:5], evicted=[e.ref for e in evictions])
     lookback = duration(ctx.thresholds.lookback)
+    look_alikes = sch.kubelet_evictions(ev["events"].data or [], sch.data(ev, "pods") or [], ctx)
     return StepResult.ruled_out(
         f"no TaintManagerEviction event nor DeletionByTaintManager pod in the last {lookback}",
+        *look_alikes[:3],
         *sch.unavailable(ev, "pods"),
     )
 
@@ -279,7 +281,7 @@ def insufficient_gpu(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         states = [_pool_state(p, w) for p in sorted(cap.pools)]
         if cap.offered:  # adding a node only helps if nodes advertise what the pod asks for
             facts["full_pools"] += [f for _, f in states if f and f not in facts["full_pools"]]
-        hits.append(f"{_pending(pod, since, ctx)} needs {sch.gpus_text(kube.gpu_request(pod))}: "
+        hits.append(f"{_pending(pod, since, ctx)} needs {sch.gpus_text(kube.gpu_request(pod))}; "
                     + "; ".join(cap.parts[:3] + [s for s, _ in states if s]) + f"; {_said(w, pod, ctx)}")
         facts.setdefault("pod", kube.ref(pod))
         facts.setdefault("why", "every GPU it could use is already reserved" if cap.offered
@@ -354,7 +356,9 @@ def noexecute_taint(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
                 continue
             since = f" (added {duration(ctx.now - added)} ago)" if added else ""
             pool = _pool_taint(node, taint, w)
-            hits.append(f"{e.ref}: {node} carries {sch.taint_str(taint)}{since}{pool}, which it does not tolerate")
+            why = (f"which it does not tolerate (its tolerations: {sch.tolerations_text(tpl)})" if tpl
+                   else "put there before the eviction")
+            hits.append(f"{e.ref}: {node} carries {sch.taint_str(taint)}{since}{pool}, {why}")
             facts.setdefault("taint", sch.taint_str(taint))
             facts.setdefault("node", node)
             facts.setdefault("pool", kube.pool_name(next(n for n in w.nodes if kube.name(n) == node)))

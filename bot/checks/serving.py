@@ -16,7 +16,7 @@ from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.evidence import Answer
-from bot.model.text import clip, duration, parse_time
+from bot.model.text import clip, duration, parse_time, plural
 from bot.model.verdicts import StepResult
 
 Obj = dict[str, Any]
@@ -33,7 +33,7 @@ def _signs(pod: Obj, events: list[Obj] | None, ctx: CheckContext) -> list[str]:
     """What says this pod is not serving: CrashLoopBackOff, a recent exit, probe failures."""
     out = []
     if kube.waiting_reason(pod) == "CrashLoopBackOff":
-        out.append(f"CrashLoopBackOff, {kube.restart_count(pod)} restarts")
+        out.append(f"CrashLoopBackOff, {plural(kube.restart_count(pod), 'restart')}")
     term = srv.recent_termination(pod, ctx)
     if term is not None:
         ago = srv.when_text(parse_time(term.get("finishedAt")), ctx.now)
@@ -41,6 +41,15 @@ def _signs(pod: Obj, events: list[Obj] | None, ctx: CheckContext) -> list[str]:
     for event in sch.pod_events(events, pod, ctx, reasons=PROBE_FAILURES)[-2:]:
         out.append(sch.event_quote(event, ctx, limit=160))
     return out
+
+
+def _calm(pod: Obj, ctx: CheckContext) -> str:
+    """`pod x Running, 1 restart (last exit 3 h ago)`: why restarts long ago do not count."""
+    finished = [parse_time(t.get("finishedAt")) for t in kube.last_termination(pod)]
+    last = max((f for f in finished if f is not None), default=None)
+    since = f" (last exit {srv.when_text(last, ctx.now)})" if last else ""
+    return f"pod {kube.name(pod)} {kube.waiting_reason(pod) or kube.phase(pod)}, " \
+           f"{plural(kube.restart_count(pod), 'restart')}{since}"
 
 
 @check("serving.inference_crashloop", inputs={**WS_INPUTS, "events": "kubernetes.list"},
@@ -53,7 +62,8 @@ def inference_crashloop(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         cond = kube.condition(ws, "InferenceReady") or {}
         status = f"InferenceReady={cond.get('status', 'absent')}"
         if cond.get("status") == "True":
-            ok.append(f"workspace {kube.ref(ws)} {status}")
+            ok.append(f"workspace {kube.ref(ws)} {status}; " + (", ".join(
+                _calm(p, ctx) for p in srv.workspace_pods(ws, pods)) or "no pod"))
             continue
         found = [(p, s) for p in srv.workspace_pods(ws, pods) if (s := _signs(p, events, ctx))]
         for pod, signs in found:
