@@ -84,7 +84,7 @@ def parse_failed_scheduling(message: str) -> SchedulingFailure | None:
     head = _HEAD.match(text)
     if head:
         available, total = int(head.group(1)), int(head.group(2))
-        text = text[head.end():]
+        text = text[head.end() :]
     elif text.startswith("pod didn't trigger scale-up"):
         available = total = None
         text = re.sub(r"^pod didn't trigger scale-up[^:]*:\s*", "", text)
@@ -111,7 +111,9 @@ def parse_pool_taint(text: str) -> Obj:
     """ARM `nodeTaints` entries are `key=value:Effect` (or `key:Effect`)."""
     spec, _, effect = text.rpartition(":")
     key, _, value = spec.partition("=")
-    return {"key": key, "value": value, "effect": effect} if value else {"key": key, "effect": effect}
+    return (
+        {"key": key, "value": value, "effect": effect} if value else {"key": key, "effect": effect}
+    )
 
 
 def blocking_taints(pod: Obj, taints: Iterable[Obj]) -> list[Obj]:
@@ -194,7 +196,11 @@ class Target:
 def pool_labels(pool: Obj) -> dict[str, str]:
     """Labels a node of this pool will carry: its nodeLabels plus what AKS adds [inferred]."""
     props, name = arm.pool_props(pool), str(pool.get("name"))
-    labels = {"agentpool": name, "kubernetes.azure.com/agentpool": name, "kubernetes.io/os": "linux"}
+    labels = {
+        "agentpool": name,
+        "kubernetes.azure.com/agentpool": name,
+        "kubernetes.io/os": "linux",
+    }
     vm = str(props.get("vmSize") or "")
     labels |= {key: vm for key in kube.INSTANCE_TYPE_LABELS}
     if looks_like_gpu_sku(vm):
@@ -207,8 +213,14 @@ def pool_labels(pool: Obj) -> dict[str, str]:
 def gpu_targets(nodes: list[Obj], pools: list[Obj]) -> list[Target]:
     """GPU nodes, then GPU pools with no node yet (what the autoscaler would add)."""
     out = [
-        Target(kube.name(n), kube.labels(n), tuple(kube.taints(n)), kube.gpu_resources(n),
-               node=kube.name(n), pool=kube.pool_name(n))
+        Target(
+            kube.name(n),
+            kube.labels(n),
+            tuple(kube.taints(n)),
+            kube.gpu_resources(n),
+            node=kube.name(n),
+            pool=kube.pool_name(n),
+        )
         for n in kube.gpu_nodes(nodes)
     ]
     have = {t.pool for t in out}
@@ -216,8 +228,14 @@ def gpu_targets(nodes: list[Obj], pools: list[Obj]) -> list[Target]:
         props = arm.pool_props(pool)
         if looks_like_gpu_sku(props.get("vmSize")) and pool.get("name") not in have:
             taints = tuple(parse_pool_taint(t) for t in props.get("nodeTaints") or [])
-            out.append(Target(f"agent pool {pool.get('name')} (no node yet)", pool_labels(pool),
-                              taints, pool=str(pool.get("name"))))
+            out.append(
+                Target(
+                    f"agent pool {pool.get('name')} (no node yet)",
+                    pool_labels(pool),
+                    taints,
+                    pool=str(pool.get("name")),
+                )
+            )
     return out
 
 
@@ -230,8 +248,10 @@ def is_vllm(pod: Obj) -> bool:
     if kube.workspace_of(pod):
         return True
     for c in kube.containers(pod):
-        words = " ".join([str(c.get("image", ""))] + [str(a) for a in (c.get("command") or []) +
-                                                      (c.get("args") or [])]).lower()
+        words = " ".join(
+            [str(c.get("image", ""))]
+            + [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
+        ).lower()
         if "vllm" in words and "cpu" not in words:
             return True
     return False
@@ -240,9 +260,13 @@ def is_vllm(pod: Obj) -> bool:
 def gpu_intent(pod: Obj, targets: list[Target], nodes: list[Obj]) -> list[str]:
     """How a pod says it wants a GPU node: a toleration or a selector only GPU nodes satisfy."""
     out = []
-    for taint in {taint_str(t): t for tg in targets for t in tg.taints if not is_lifecycle(t)}.values():
+    for taint in {
+        taint_str(t): t for tg in targets for t in tg.taints if not is_lifecycle(t)
+    }.values():
         tolerations = (pod.get("spec") or {}).get("tolerations") or []
-        if any(tol.get("key") == taint.get("key") for tol in tolerations) and kube.tolerates(pod, taint):
+        if any(tol.get("key") == taint.get("key") for tol in tolerations) and kube.tolerates(
+            pod, taint
+        ):
             out.append(f"tolerates {taint_str(taint)}")
     other = [kube.labels(n) for n in nodes if not kube.is_gpu_node(n)]
     for key, value in ((pod.get("spec") or {}).get("nodeSelector") or {}).items():
@@ -256,8 +280,9 @@ def wants_gpu(pod: Obj, targets: list[Target], nodes: list[Obj]) -> bool:
     return kube.requests_gpu(pod) or is_vllm(pod) or bool(gpu_intent(pod, targets, nodes))
 
 
-def stuck_gpu_pods(pods: list[Obj], targets: list[Target], nodes: list[Obj],
-                   ctx: CheckContext) -> list[tuple[Obj, datetime]]:
+def stuck_gpu_pods(
+    pods: list[Obj], targets: list[Target], nodes: list[Obj], ctx: CheckContext
+) -> list[tuple[Obj, datetime]]:
     """Unscheduled GPU pods in scope, Pending at least the stuck threshold (by creation)."""
     out = []
     for pod in pods:
@@ -293,14 +318,19 @@ def gpus_text(gpus: Mapping[str, int]) -> str:
 # ---- events ------------------------------------------------------------------------------
 
 
-def pod_events(events: list[Obj] | None, pod: Obj, ctx: CheckContext,
-               reasons: tuple[str, ...] = ("FailedScheduling",)) -> list[Obj]:
+def pod_events(
+    events: list[Obj] | None,
+    pod: Obj,
+    ctx: CheckContext,
+    reasons: tuple[str, ...] = ("FailedScheduling",),
+) -> list[Obj]:
     """This pod's events of these reasons within the lookback, oldest first."""
     if not events:
         return []
     window = ctx.now - ctx.thresholds.lookback
     mine = [
-        e for e in kube.recent_events(events, ctx.now, window, reasons=reasons)
+        e
+        for e in kube.recent_events(events, ctx.now, window, reasons=reasons)
         if kube.involved(e).get("name") == kube.name(pod)
         and kube.involved(e).get("namespace", kube.namespace(pod)) == kube.namespace(pod)
     ]
@@ -318,7 +348,9 @@ def event_quote(event: Obj, ctx: CheckContext, limit: int = 200) -> str:
     return f"{event.get('reason')} x{kube.event_count(event)}{ago}: '{clip(message, limit)}'"
 
 
-def last_failure(events: list[Obj] | None, pod: Obj, ctx: CheckContext) -> tuple[Obj, SchedulingFailure] | None:
+def last_failure(
+    events: list[Obj] | None, pod: Obj, ctx: CheckContext
+) -> tuple[Obj, SchedulingFailure] | None:
     for event in reversed(pod_events(events, pod, ctx)):
         parsed = parse_failed_scheduling(kube.event_message(event))
         if parsed is not None:
@@ -333,8 +365,11 @@ def data(ev: Mapping[str, Any], name: str) -> Any:
 
 
 def unavailable(ev: Mapping[str, Any], *names: str) -> list[str]:
-    return [f"{ev[n].source} unavailable: {ev[n].unavailable}" for n in names
-            if n in ev and not ev[n].available]
+    return [
+        f"{ev[n].source} unavailable: {ev[n].unavailable}"
+        for n in names
+        if n in ev and not ev[n].available
+    ]
 
 
 # ---- taint-manager evictions -------------------------------------------------------------
@@ -361,7 +396,11 @@ def _event_pod(event: Obj, pattern: re.Pattern[str]) -> tuple[str, str] | None:
     if match:
         return match.group(1), match.group(2)
     obj = kube.involved(event)
-    if obj.get("kind") == "Pod" and pattern is _MARK and "evict" in kube.event_message(event).lower():
+    if (
+        obj.get("kind") == "Pod"
+        and pattern is _MARK
+        and "evict" in kube.event_message(event).lower()
+    ):
         return str(obj.get("namespace", "")), str(obj.get("name", ""))
     return None
 
@@ -383,22 +422,38 @@ def taint_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> li
         elif (key := _event_pod(event, _MARK)) is not None:
             pod = by_uid.get(str(kube.involved(event).get("uid")))
             node = kube.node_name(pod) if pod else None
-            marked[key] = Eviction(*key, when, f'{event.get("reason")}: "{clip(kube.event_message(event))}"', node)
+            marked[key] = Eviction(
+                *key, when, f'{event.get("reason")}: "{clip(kube.event_message(event))}"', node
+            )
     for pod in pods:
         cond = kube.condition(pod, "DisruptionTarget")
         when = kube.parse_time((cond or {}).get("lastTransitionTime"))
-        if cond and cond.get("reason") == "DeletionByTaintManager" and when and window <= when <= ctx.now:
+        if (
+            cond
+            and cond.get("reason") == "DeletionByTaintManager"
+            and when
+            and window <= when <= ctx.now
+        ):
             key = (kube.namespace(pod), kube.name(pod))
-            marked.setdefault(key, Eviction(*key, when, f"DisruptionTarget {cond.get('reason')}: "
-                                            f'"{clip(str(cond.get("message", "")))}"', kube.node_name(pod)))
+            marked.setdefault(
+                key,
+                Eviction(
+                    *key,
+                    when,
+                    f"DisruptionTarget {cond.get('reason')}: "
+                    f'"{clip(str(cond.get("message", "")))}"',
+                    kube.node_name(pod),
+                ),
+            )
     return [
-        e for key, e in sorted(marked.items())
+        e
+        for key, e in sorted(marked.items())
         if ctx.scope.admits(e.namespace) and not (key in cancelled and cancelled[key] >= e.when)
     ]
 
 
 def kubelet_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> list[str]:
-    """Node-pressure evictions by the kubelet in the lookback: the look-alike of a taint eviction."""
+    """Node-pressure evictions by the kubelet in the lookback: a taint eviction's look-alike."""
     window = ctx.now - ctx.thresholds.lookback
     out = {}
     for event in kube.recent_events(events, ctx.now, window, reasons=("Evicted",)):
@@ -411,5 +466,8 @@ def kubelet_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> 
             when = kube.parse_time(cond.get("lastTransitionTime"))
             if when is not None and window <= when <= ctx.now:
                 out[kube.ref(pod)] = (when, str((pod.get("status") or {}).get("message", "")))
-    return [f"{ref} was evicted by the kubelet {duration(ctx.now - when)} ago, not by a taint: '{clip(msg, 120)}'"
-            for ref, (when, msg) in sorted(out.items())]
+    return [
+        f"{ref} was evicted by the kubelet {duration(ctx.now - when)} ago, not by a taint: "
+        f"'{clip(msg, 120)}'"
+        for ref, (when, msg) in sorted(out.items())
+    ]

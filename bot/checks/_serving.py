@@ -66,8 +66,13 @@ def probes(container: Obj) -> list[tuple[str, Any, str]]:
         probe = container.get(kind) or {}
         for handler in ("httpGet", "tcpSocket", "grpc"):
             if handler in probe:
-                out.append((kind.removesuffix("Probe"), probe[handler].get("port"),
-                            str(probe[handler].get("path", ""))))
+                out.append(
+                    (
+                        kind.removesuffix("Probe"),
+                        probe[handler].get("port"),
+                        str(probe[handler].get("path", "")),
+                    )
+                )
     return out
 
 
@@ -77,33 +82,45 @@ def probes(container: Obj) -> list[tuple[str, Any, str]]:
 def recent_termination(pod: Obj, ctx: CheckContext) -> Obj | None:
     """The pod's last container termination if it finished within the lookback."""
     window = ctx.now - ctx.thresholds.lookback
-    recent = [t for t in kube.last_termination(pod)
-              if (when := parse_time(t.get("finishedAt"))) is not None and window <= when <= ctx.now]
+    recent = [
+        t
+        for t in kube.last_termination(pod)
+        if (when := parse_time(t.get("finishedAt"))) is not None and window <= when <= ctx.now
+    ]
     return max(recent, key=lambda t: str(t.get("finishedAt")), default=None)
 
 
 def crashing(pod: Obj, ctx: CheckContext) -> bool:
-    return kube.waiting_reason(pod) == "CrashLoopBackOff" or recent_termination(pod, ctx) is not None
+    return (
+        kube.waiting_reason(pod) == "CrashLoopBackOff" or recent_termination(pod, ctx) is not None
+    )
 
 
 # ---- inference.config --------------------------------------------------------------------
 
-_KNOWN_ARGS = """
-model tokenizer revision served-model-name max-model-len gpu-memory-utilization swap-space
-cpu-offload-gb tensor-parallel-size pipeline-parallel-size data-parallel-size dtype quantization
-max-num-seqs max-num-batched-tokens enable-chunked-prefill enable-prefix-caching
-max-seq-len-to-capture num-scheduler-steps kv-cache-dtype block-size seed trust-remote-code
-enforce-eager disable-log-stats disable-log-requests enable-lora max-lora-rank max-loras
-chat-template tool-call-parser enable-auto-tool-choice guided-decoding-backend
-distributed-executor-backend rope-scaling download-dir load-format limit-mm-per-prompt
-max-logprobs port host uvicorn-log-level kv-transfer-config speculative-config
-reasoning-parser enable-reasoning compilation-config mm-processor-kwargs tokenizer-mode
-max-cpu-loras disable-custom-all-reduce enable-expert-parallel hf-overrides
-""".split()
+# Common vLLM engine/server arguments, to spot a near-miss key (a typo) in `vllm:`.
+# fmt: off
+_KNOWN_ARGS = (
+    "model", "tokenizer", "revision", "served-model-name", "max-model-len",
+    "gpu-memory-utilization", "swap-space", "cpu-offload-gb", "tensor-parallel-size",
+    "pipeline-parallel-size", "data-parallel-size", "dtype", "quantization", "max-num-seqs",
+    "max-num-batched-tokens", "enable-chunked-prefill", "enable-prefix-caching",
+    "max-seq-len-to-capture", "num-scheduler-steps", "kv-cache-dtype", "block-size", "seed",
+    "trust-remote-code", "enforce-eager", "disable-log-stats", "disable-log-requests",
+    "enable-lora", "max-lora-rank", "max-loras", "chat-template", "tool-call-parser",
+    "enable-auto-tool-choice", "guided-decoding-backend", "distributed-executor-backend",
+    "rope-scaling", "download-dir", "load-format", "limit-mm-per-prompt", "max-logprobs", "port",
+    "host", "uvicorn-log-level", "kv-transfer-config", "speculative-config", "reasoning-parser",
+    "enable-reasoning", "compilation-config", "mm-processor-kwargs", "tokenizer-mode",
+    "max-cpu-loras", "disable-custom-all-reduce", "enable-expert-parallel", "hf-overrides",
+)
+# fmt: on
 KNOWN_ARGS = frozenset(_KNOWN_ARGS)
 
 
-def _number(low: float, high: float | None = None, *, integer: bool = False) -> Callable[[Any], bool]:
+def _number(
+    low: float, high: float | None = None, *, integer: bool = False
+) -> Callable[[Any], bool]:
     def ok(value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
@@ -128,8 +145,10 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max-num-batched-tokens": (_number(1, integer=True), "a positive integer"),
     "swap-space": (_number(0), "a number of GiB >= 0"),
     "cpu-offload-gb": (_number(0), "a number of GiB >= 0"),
-    "dtype": (lambda v: v in {"auto", "half", "float16", "bfloat16", "float", "float32"},
-              "auto, half, float16, bfloat16, float or float32"),
+    "dtype": (
+        lambda v: v in {"auto", "half", "float16", "bfloat16", "float", "float32"},
+        "auto, half, float16, bfloat16, float or float32",
+    ),
     "enable-chunked-prefill": (lambda v: isinstance(v, bool), "true or false"),
     "enable-prefix-caching": (lambda v: isinstance(v, bool), "true or false"),
     "enforce-eager": (lambda v: isinstance(v, bool), "true or false"),
@@ -154,7 +173,9 @@ def config_problems(text: str) -> list[str]:
         if key not in KNOWN_ARGS:
             close = difflib.get_close_matches(key, _KNOWN_ARGS, n=1, cutoff=0.85)
             if close:
-                problems.append(f"vllm.{raw}: {value!r} is not a vLLM argument (did you mean {close[0]}?)")
+                problems.append(
+                    f"vllm.{raw}: {value!r} is not a vLLM argument (did you mean {close[0]}?)"
+                )
             continue
         validator = VALIDATORS.get(key)
         if validator and not validator[0](value):
@@ -192,13 +213,19 @@ def config_errors(text: str | None) -> list[str]:
 
 
 def pod_logs(logs: Iterable[Obj] | None, pod: Obj) -> list[Obj]:
-    return [entry for entry in logs or []
-            if entry.get("namespace") == kube.namespace(pod) and entry.get("pod") == kube.name(pod)]
+    return [
+        entry
+        for entry in logs or []
+        if entry.get("namespace") == kube.namespace(pod) and entry.get("pod") == kube.name(pod)
+    ]
 
 
 def workspace_pods(ws: Obj, pods: Iterable[Obj]) -> list[Obj]:
-    return [p for p in pods if kube.namespace(p) == kube.namespace(ws)
-            and kube.workspace_of(p) == kube.name(ws)]
+    return [
+        p
+        for p in pods
+        if kube.namespace(p) == kube.namespace(ws) and kube.workspace_of(p) == kube.name(ws)
+    ]
 
 
 def when_text(value: datetime | None, now: datetime) -> str:

@@ -23,8 +23,12 @@ from bot.model.verdicts import StepResult
 
 Obj = dict[str, Any]
 Ev = Mapping[str, Answer]
-INPUTS = {"pods": "kubernetes.list", "nodes": "kubernetes.list", "events": "kubernetes.list",
-          "agent_pools": "azure.agent_pools"}
+INPUTS = {
+    "pods": "kubernetes.list",
+    "nodes": "kubernetes.list",
+    "events": "kubernetes.list",
+    "agent_pools": "azure.agent_pools",
+}
 OPTIONAL = ("events", "agent_pools")
 MIG_LABELS = ("nvidia.com/mig.strategy", "nvidia.com/mig.config", "nvidia.com/mig.config.state")
 
@@ -85,15 +89,21 @@ def gpu_pod_pending(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     """A GPU pod has been Pending, unscheduled, past the stuck threshold."""
     w = world(ev, ctx)
     if w.stuck:
-        lines = [f"{_pending(p, s, ctx)} ({_why_gpu(p, w)}); {_said(w, p, ctx)}" for p, s in w.stuck]
+        lines = [
+            f"{_pending(p, s, ctx)} ({_why_gpu(p, w)}); {_said(w, p, ctx)}" for p, s in w.stuck
+        ]
         return StepResult.confirmed(*lines[:5], pending=[kube.ref(p) for p, _ in w.stuck])
     other = []
     for pod in w.pods:
         if kube.phase(pod) != "Pending" or kube.node_name(pod):
             continue
         age = duration(ctx.now - (kube.created(pod) or ctx.now))
-        gpu = sch.wants_gpu(pod, w.targets, w.nodes)
-        other.append(f"{kube.ref(pod)} Pending {age} ({'younger than the threshold' if gpu else 'wants no GPU'})")
+        why = (
+            "younger than the threshold"
+            if sch.wants_gpu(pod, w.targets, w.nodes)
+            else "wants no GPU"
+        )
+        other.append(f"{kube.ref(pod)} Pending {age} ({why})")
     return StepResult.ruled_out(
         f"no GPU pod has been Pending unscheduled for {duration(ctx.thresholds.stuck)} or more",
         *other[:4],
@@ -102,9 +112,13 @@ def gpu_pod_pending(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
 
 def _off_gpu(w: World, ctx: CheckContext) -> list[Obj]:
     return [
-        p for p in w.pods
-        if kube.node_name(p) and kube.phase(p) not in sch.DONE_PHASES and sch.is_vllm(p)
-        and not kube.requests_gpu(p) and ctx.scope.admits(kube.namespace(p), kube.workspace_of(p))
+        p
+        for p in w.pods
+        if kube.node_name(p)
+        and kube.phase(p) not in sch.DONE_PHASES
+        and sch.is_vllm(p)
+        and not kube.requests_gpu(p)
+        and ctx.scope.admits(kube.namespace(p), kube.workspace_of(p))
     ]
 
 
@@ -113,8 +127,11 @@ def _placement(pod: Obj, w: World) -> str:
     gpu_node = any(t.node == node for t in w.targets)
     state = kube.waiting_reason(pod) or kube.phase(pod)
     image = next((str(c.get("image")) for c in kube.containers(pod)), "?")
-    return (f"{kube.ref(pod)} ({image}) runs on {node} ({'a GPU node' if gpu_node else 'not a GPU node'})"
-            f" with no nvidia.com/gpu request; {state}, {plural(kube.restart_count(pod), 'restart')}")
+    kind = "a GPU node" if gpu_node else "not a GPU node"
+    return (
+        f"{kube.ref(pod)} ({image}) runs on {node} ({kind})"
+        f" with no nvidia.com/gpu request; {state}, {plural(kube.restart_count(pod), 'restart')}"
+    )
 
 
 @check("scheduling.gpu_workload_without_gpu", inputs=INPUTS, optional=OPTIONAL)
@@ -123,20 +140,28 @@ def gpu_workload_without_gpu(ev: Ev, params: Any, ctx: CheckContext) -> StepResu
     w = world(ev, ctx)
     off = _off_gpu(w, ctx)
     if off:
-        return StepResult.confirmed(*[_placement(p, w) for p in off[:5]],
-                                    no_gpu_pods=[kube.ref(p) for p in off])
+        return StepResult.confirmed(
+            *[_placement(p, w) for p in off[:5]], no_gpu_pods=[kube.ref(p) for p in off]
+        )
     checked = [p for p in w.pods if kube.node_name(p) and sch.is_vllm(p)]
-    return StepResult.ruled_out(f"every scheduled KAITO/vLLM pod requests a GPU ({len(checked)} checked)")
+    return StepResult.ruled_out(
+        f"every scheduled KAITO/vLLM pod requests a GPU ({len(checked)} checked)"
+    )
 
 
-@check("scheduling.taint_evictions", inputs={"events": "kubernetes.list", "pods": "kubernetes.list"},
-       optional=("pods",))
+@check(
+    "scheduling.taint_evictions",
+    inputs={"events": "kubernetes.list", "pods": "kubernetes.list"},
+    optional=("pods",),
+)
 def taint_evictions(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     """Pods were evicted by the taint manager (a NoExecute taint) within the lookback."""
     evictions = sch.taint_evictions(ev["events"].data or [], sch.data(ev, "pods") or [], ctx)
     if evictions:
-        lines = [f"{e.ref} evicted by the taint manager {duration(ctx.now - e.when)} ago ({e.how})"
-                 for e in evictions]
+        lines = [
+            f"{e.ref} evicted by the taint manager {duration(ctx.now - e.when)} ago ({e.how})"
+            for e in evictions
+        ]
         return StepResult.confirmed(*lines[:5], evicted=[e.ref for e in evictions])
     lookback = duration(ctx.thresholds.lookback)
     look_alikes = sch.kubelet_evictions(ev["events"].data or [], sch.data(ev, "pods") or [], ctx)
@@ -164,17 +189,23 @@ def missing_toleration(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     if not w.stuck:
         return _none_stuck(ctx)
     if not w.targets:
-        return StepResult.inconclusive("no GPU node, and no GPU agent pool read, to compare tolerations with",
-                                       *sch.unavailable(ev, "agent_pools"))
+        return StepResult.inconclusive(
+            "no GPU node, and no GPU agent pool read, to compare tolerations with",
+            *sch.unavailable(ev, "agent_pools"),
+        )
     hits, ok, facts = [], [], {}
     for pod, since in w.stuck:
         blocked = _taint_blocks(pod, w)
         if blocked is None:
             ok.append(f"{kube.ref(pod)} tolerates the taints of a GPU node it selects")
             continue
-        where = "; ".join(f"{', '.join(sch.taint_str(x) for x in b)} on {t.name}" for t, b in blocked[:3])
-        hits.append(f"{_pending(pod, since, ctx)}: does not tolerate {where} (its tolerations: "
-                    f"{sch.tolerations_text(pod)}); {_said(w, pod, ctx)}")
+        where = "; ".join(
+            f"{', '.join(sch.taint_str(x) for x in b)} on {t.name}" for t, b in blocked[:3]
+        )
+        hits.append(
+            f"{_pending(pod, since, ctx)}: does not tolerate {where} (its tolerations: "
+            f"{sch.tolerations_text(pod)}); {_said(w, pod, ctx)}"
+        )
         facts.setdefault("pod", kube.ref(pod))
         facts.setdefault("taint", sch.taint_str(blocked[0][1][0]))
     if hits:
@@ -189,8 +220,11 @@ def _selector_detail(pod: Obj, w: World) -> str:
         have = sorted({t.labels[key] for t in w.targets if key in t.labels})
         if want in have:
             continue
-        out.append(f"{key}={want}: GPU nodes carry {', '.join(f'{key}={h}' for h in have)}" if have
-                   else f"{key}={want}: no GPU node carries the key {key}")
+        out.append(
+            f"{key}={want}: GPU nodes carry {', '.join(f'{key}={h}' for h in have)}"
+            if have
+            else f"{key}={want}: no GPU node carries the key {key}"
+        )
     if not out and w.targets:
         out = sch.selector_misses(pod, w.targets[0].labels)
     return "; ".join(out)
@@ -203,16 +237,22 @@ def selector_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     if not w.stuck:
         return _none_stuck(ctx)
     if not w.targets:
-        return StepResult.inconclusive("no GPU node, and no GPU agent pool read, to compare the selector with",
-                                       *sch.unavailable(ev, "agent_pools"))
+        return StepResult.inconclusive(
+            "no GPU node, and no GPU agent pool read, to compare the selector with",
+            *sch.unavailable(ev, "agent_pools"),
+        )
     hits, ok, facts = [], [], {}
     for pod, since in w.stuck:
         if any(not sch.selector_misses(pod, t.labels) for t in w.targets):
-            ok.append(f"{kube.ref(pod)}: selector {sch.selector_text(pod)} matches a GPU node or pool")
+            ok.append(
+                f"{kube.ref(pod)}: selector {sch.selector_text(pod)} matches a GPU node or pool"
+            )
             continue
         detail = _selector_detail(pod, w)
-        hits.append(f"{_pending(pod, since, ctx)}: selector {sch.selector_text(pod)} matches no GPU node "
-                    f"({detail}); {_said(w, pod, ctx)}")
+        hits.append(
+            f"{_pending(pod, since, ctx)}: selector {sch.selector_text(pod)} matches no GPU node "
+            f"({detail}); {_said(w, pod, ctx)}"
+        )
         facts.setdefault("pod", kube.ref(pod))
         facts.setdefault("selector", sch.selector_text(pod))
         facts.setdefault("detail", detail)
@@ -231,7 +271,11 @@ def _pool_state(pool_name: str | None, w: World) -> tuple[str, Obj | None]:
     if not props.get("enableAutoScaling") or top is None:
         return f"pool {pool_name}: {count} nodes, autoscaling off", None
     if count is not None and int(count) >= int(top):
-        fix = {"pool": pool_name, "min_count": int(props.get("minCount") or 0), "max_count": int(top) + 1}
+        fix = {
+            "pool": pool_name,
+            "min_count": int(props.get("minCount") or 0),
+            "max_count": int(top) + 1,
+        }
         return f"pool {pool_name} at its maximum {count}/{top} nodes", fix
     return f"pool {pool_name} has room ({count}/{top} nodes): the autoscaler should add one", None
 
@@ -269,23 +313,35 @@ def insufficient_gpu(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     w = world(ev, ctx)
     gpu_stuck = [(p, s) for p, s in w.stuck if kube.requests_gpu(p)]
     if not gpu_stuck:
-        return _none_stuck(ctx) if not w.stuck else StepResult.ruled_out("no stuck pod requests a GPU")
+        return (
+            _none_stuck(ctx) if not w.stuck else StepResult.ruled_out("no stuck pod requests a GPU")
+        )
     used, hits, ok, facts = sch.gpu_in_use(w.pods), [], [], {"full_pools": []}
     for pod, since in gpu_stuck:
         cap = _capacity(pod, w, used)
         if cap is None or not cap.short:
-            why = ("no GPU node it tolerates and selects, so capacity is not what blocks it" if cap is None
-                   else f"a GPU node it fits has room ({'; '.join(cap.parts[:3])})")
+            why = (
+                "no GPU node it tolerates and selects, so capacity is not what blocks it"
+                if cap is None
+                else f"a GPU node it fits has room ({'; '.join(cap.parts[:3])})"
+            )
             ok.append(f"{kube.ref(pod)}: {why}")
             continue
         states = [_pool_state(p, w) for p in sorted(cap.pools)]
         if cap.offered:  # adding a node only helps if nodes advertise what the pod asks for
             facts["full_pools"] += [f for _, f in states if f and f not in facts["full_pools"]]
-        hits.append(f"{_pending(pod, since, ctx)} needs {sch.gpus_text(kube.gpu_request(pod))}; "
-                    + "; ".join(cap.parts[:3] + [s for s, _ in states if s]) + f"; {_said(w, pod, ctx)}")
+        hits.append(
+            f"{_pending(pod, since, ctx)} needs {sch.gpus_text(kube.gpu_request(pod))}; "
+            + "; ".join(cap.parts[:3] + [s for s, _ in states if s])
+            + f"; {_said(w, pod, ctx)}"
+        )
         facts.setdefault("pod", kube.ref(pod))
-        facts.setdefault("why", "every GPU it could use is already reserved" if cap.offered
-                         else f"no node it fits offers {', '.join(kube.gpu_request(pod))}")
+        facts.setdefault(
+            "why",
+            "every GPU it could use is already reserved"
+            if cap.offered
+            else f"no node it fits offers {', '.join(kube.gpu_request(pod))}",
+        )
     if hits:
         return StepResult.confirmed(*hits[:5], **facts)
     return StepResult.ruled_out(*ok[:5])
@@ -300,14 +356,20 @@ def no_gpu_request(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         return StepResult.ruled_out("every scheduled KAITO/vLLM pod has a nvidia.com/gpu limit")
     lines = []
     for pod in off[:5]:
-        intent = sch.gpu_intent(pod, w.targets, w.nodes) or (["is a KAITO workspace pod"]
-                                                             if kube.workspace_of(pod) else [])
+        intent = sch.gpu_intent(pod, w.targets, w.nodes) or (
+            ["is a KAITO workspace pod"] if kube.workspace_of(pod) else []
+        )
         node = kube.node_name(pod)
-        where = ("a GPU node, but holds no GPU" if any(t.node == node for t in w.targets)
-                 else "a node with no GPU")
+        where = (
+            "a GPU node, but holds no GPU"
+            if any(t.node == node for t in w.targets)
+            else "a node with no GPU"
+        )
         said = f"it {', '.join(intent)} but" if intent else "it"
-        lines.append(f"{kube.ref(pod)}: {said} has no limits.nvidia.com/gpu, so it landed on {node} "
-                     f"({where}): no GPU is visible to it (nvidia-smi missing)")
+        lines.append(
+            f"{kube.ref(pod)}: {said} has no limits.nvidia.com/gpu, so it landed on {node} "
+            f"({where}): no GPU is visible to it (nvidia-smi missing)"
+        )
     return StepResult.confirmed(*lines, pod=kube.ref(off[0]), node=kube.node_name(off[0]))
 
 
@@ -316,8 +378,12 @@ def no_gpu_request(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
 
 def _noexecute(w: World) -> list[tuple[str, Obj]]:
     """(node, taint) for every NoExecute taint a pool or person put on a node (not node health)."""
-    return [(kube.name(n), t) for n in w.nodes for t in kube.taints(n)
-            if t.get("effect") == "NoExecute" and not sch.is_lifecycle(t)]
+    return [
+        (kube.name(n), t)
+        for n in w.nodes
+        for t in kube.taints(n)
+        if t.get("effect") == "NoExecute" and not sch.is_lifecycle(t)
+    ]
 
 
 def _template(e: sch.Eviction, pods: list[Obj]) -> Obj | None:
@@ -326,8 +392,16 @@ def _template(e: sch.Eviction, pods: list[Obj]) -> Obj | None:
     if same:
         return same[0]
     stem = e.name.rsplit("-", 1)[0]
-    return next((p for p in pods if kube.namespace(p) == e.namespace
-                 and kube.owner_name(p) and kube.name(p).rsplit("-", 1)[0] == stem), None)
+    return next(
+        (
+            p
+            for p in pods
+            if kube.namespace(p) == e.namespace
+            and kube.owner_name(p)
+            and kube.name(p).rsplit("-", 1)[0] == stem
+        ),
+        None,
+    )
 
 
 def _added(taint: Obj) -> datetime | None:
@@ -344,7 +418,9 @@ def noexecute_taint(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     evictions = sch.taint_evictions(w.events, w.pods, ctx)
     now_there = "; ".join(f"{sch.taint_str(t)} on {n}" for n, t in taints) or "none"
     if not evictions:
-        return StepResult.ruled_out(f"no taint-manager eviction to explain (NoExecute taints now: {now_there})")
+        return StepResult.ruled_out(
+            f"no taint-manager eviction to explain (NoExecute taints now: {now_there})"
+        )
     hits, facts = [], {}
     for e in evictions:
         tpl = _template(e, w.pods)
@@ -356,25 +432,33 @@ def noexecute_taint(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
                 continue
             since = f" (added {duration(ctx.now - added)} ago)" if added else ""
             pool = _pool_taint(node, taint, w)
-            why = (f"which it does not tolerate (its tolerations: {sch.tolerations_text(tpl)})" if tpl
-                   else "put there before the eviction")
+            why = (
+                f"which it does not tolerate (its tolerations: {sch.tolerations_text(tpl)})"
+                if tpl
+                else "put there before the eviction"
+            )
             hits.append(f"{e.ref}: {node} carries {sch.taint_str(taint)}{since}{pool}, {why}")
             facts.setdefault("taint", sch.taint_str(taint))
             facts.setdefault("node", node)
-            facts.setdefault("pool", kube.pool_name(next(n for n in w.nodes if kube.name(n) == node)))
+            facts.setdefault(
+                "pool", kube.pool_name(next(n for n in w.nodes if kube.name(n) == node))
+            )
             break
     if hits:
         return StepResult.confirmed(*hits[:5], evicted=[e.ref for e in evictions], **facts)
-    return StepResult.ruled_out(f"no pool or user NoExecute taint explains the evictions of "
-                                f"{names([e.ref for e in evictions])} (NoExecute taints now: {now_there}); "
-                                "node.kubernetes.io/* evictions are node health: see driver-conflict, spot-eviction")
+    return StepResult.ruled_out(
+        f"no pool or user NoExecute taint explains the evictions of "
+        f"{names([e.ref for e in evictions])} (NoExecute taints now: {now_there}); "
+        "node.kubernetes.io/* evictions are node health: see driver-conflict, spot-eviction"
+    )
 
 
 def _pool_taint(node: str, taint: Obj, w: World) -> str:
     pool = next((kube.pool_name(n) for n in w.nodes if kube.name(n) == node), None)
     for p in w.pools:
         if p.get("name") == pool and sch.taint_str(taint) in {
-            sch.taint_str(sch.parse_pool_taint(x)) for x in arm.pool_props(p).get("nodeTaints") or []
+            sch.taint_str(sch.parse_pool_taint(x))
+            for x in arm.pool_props(p).get("nodeTaints") or []
         }:
             return f", set on agent pool {pool} (nodeTaints)"
     return ""
@@ -393,8 +477,10 @@ def gpu_resource_unschedulable(ev: Ev, params: Any, ctx: CheckContext) -> StepRe
         last = sch.last_failure(w.events, pod, ctx) if need else None
         short = [r for r in (last[1].insufficient if last else []) if r in need]
         if short and last:
-            hits.append(f"{_pending(pod, since, ctx)} requesting {sch.gpus_text(need)}; scheduler: "
-                        + sch.event_quote(last[0], ctx))
+            hits.append(
+                f"{_pending(pod, since, ctx)} requesting {sch.gpus_text(need)}; scheduler: "
+                + sch.event_quote(last[0], ctx)
+            )
         elif need:
             other.append(f"{kube.ref(pod)}: the scheduler does not report its GPU resource short")
     if hits:
@@ -411,7 +497,9 @@ def _advertised(t: sch.Target, w: World) -> str:
     profile = arm.pool_props(pool).get("gpuInstanceProfile") if pool else None
     if profile:
         labels.append(f"agent pool {t.pool} gpuInstanceProfile {profile}")
-    return sch.gpus_text({k: v for k, v in t.gpus.items() if v > 0}) + (f" ({', '.join(labels)})" if labels else "")
+    return sch.gpus_text({k: v for k, v in t.gpus.items() if v > 0}) + (
+        f" ({', '.join(labels)})" if labels else ""
+    )
 
 
 @check("scheduling.mig_resource_mismatch", inputs=INPUTS, optional=OPTIONAL)
@@ -423,7 +511,9 @@ def mig_resource_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         return _none_stuck(ctx)
     hits, ok, unknown, facts = [], [], [], {}
     for pod, _ in gpu_stuck:
-        nodes = [t for t in w.targets if t.node and sch.fits(pod, t)] or [t for t in w.targets if t.node]
+        nodes = [t for t in w.targets if t.node and sch.fits(pod, t)] or [
+            t for t in w.targets if t.node
+        ]
         if not nodes:
             unknown.append(f"{kube.ref(pod)}: no GPU node to read the advertised resources from")
             continue
@@ -439,5 +529,4 @@ def mig_resource_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
             facts.setdefault("offered", sorted(offered))
     if hits:
         return StepResult.confirmed(*hits[:5], **facts)
-    return (StepResult.inconclusive(*unknown, *ok[:3]) if unknown else StepResult.ruled_out(*ok[:5]))
-
+    return StepResult.inconclusive(*unknown, *ok[:3]) if unknown else StepResult.ruled_out(*ok[:5])

@@ -26,7 +26,9 @@ PROBE_FAILURES = ("Unhealthy",)
 
 
 def _workspaces(ev: Ev, ctx: CheckContext) -> list[Obj]:
-    return [w for w in ev["workspaces"].data or [] if ctx.scope.admits(kube.namespace(w), kube.name(w))]
+    return [
+        w for w in ev["workspaces"].data or [] if ctx.scope.admits(kube.namespace(w), kube.name(w))
+    ]
 
 
 def _signs(pod: Obj, events: list[Obj] | None, ctx: CheckContext) -> list[str]:
@@ -48,12 +50,17 @@ def _calm(pod: Obj, ctx: CheckContext) -> str:
     finished = [parse_time(t.get("finishedAt")) for t in kube.last_termination(pod)]
     last = max((f for f in finished if f is not None), default=None)
     since = f" (last exit {srv.when_text(last, ctx.now)})" if last else ""
-    return f"pod {kube.name(pod)} {kube.waiting_reason(pod) or kube.phase(pod)}, " \
-           f"{plural(kube.restart_count(pod), 'restart')}{since}"
+    return (
+        f"pod {kube.name(pod)} {kube.waiting_reason(pod) or kube.phase(pod)}, "
+        f"{plural(kube.restart_count(pod), 'restart')}{since}"
+    )
 
 
-@check("serving.inference_crashloop", inputs={**WS_INPUTS, "events": "kubernetes.list"},
-       optional=("events",))
+@check(
+    "serving.inference_crashloop",
+    inputs={**WS_INPUTS, "events": "kubernetes.list"},
+    optional=("events",),
+)
 def inference_crashloop(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     """A workspace is not InferenceReady and its pod crash-loops, restarts or fails probes."""
     events, pods = sch.data(ev, "events"), ev["pods"].data or []
@@ -62,21 +69,29 @@ def inference_crashloop(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         cond = kube.condition(ws, "InferenceReady") or {}
         status = f"InferenceReady={cond.get('status', 'absent')}"
         if cond.get("status") == "True":
-            ok.append(f"workspace {kube.ref(ws)} {status}; " + (", ".join(
-                _calm(p, ctx) for p in srv.workspace_pods(ws, pods)) or "no pod"))
+            ok.append(
+                f"workspace {kube.ref(ws)} {status}; "
+                + (", ".join(_calm(p, ctx) for p in srv.workspace_pods(ws, pods)) or "no pod")
+            )
             continue
         found = [(p, s) for p in srv.workspace_pods(ws, pods) if (s := _signs(p, events, ctx))]
         for pod, signs in found:
-            hits.append(f"workspace {kube.ref(ws)} {status} ({cond.get('reason', '?')}): pod "
-                        f"{kube.name(pod)} {'; '.join(signs)}")
+            hits.append(
+                f"workspace {kube.ref(ws)} {status} ({cond.get('reason', '?')}): pod "
+                f"{kube.name(pod)} {'; '.join(signs)}"
+            )
             facts.setdefault("workspace", kube.ref(ws))
             facts.setdefault("pod", kube.ref(pod))
         if not found:
-            states = [f"{kube.name(p)} {kube.waiting_reason(p) or kube.phase(p)}"
-                      for p in srv.workspace_pods(ws, pods)]
-            ok.append(f"workspace {kube.ref(ws)} {status} but no crash loop, restart or probe "
-                      f"failure in the last {duration(ctx.thresholds.lookback)} "
-                      f"(pods: {', '.join(states) or 'none yet'})")
+            states = [
+                f"{kube.name(p)} {kube.waiting_reason(p) or kube.phase(p)}"
+                for p in srv.workspace_pods(ws, pods)
+            ]
+            ok.append(
+                f"workspace {kube.ref(ws)} {status} but no crash loop, restart or probe "
+                f"failure in the last {duration(ctx.thresholds.lookback)} "
+                f"(pods: {', '.join(states) or 'none yet'})"
+            )
     if hits:
         return StepResult.confirmed(*hits[:5], **facts)
     if not ok:
@@ -90,7 +105,7 @@ def _served(pod: Obj, container: Obj, logs: list[Obj] | None) -> tuple[int | Non
         if entry.get("container") == container.get("name"):
             port = srv.listen_port(entry.get("text"))
             if port is not None:
-                return port, f"log: \"Uvicorn running on http://0.0.0.0:{port}\""
+                return port, f'log: "Uvicorn running on http://0.0.0.0:{port}"'
     port = srv.arg_port(container)
     return port, f"--port={port} in its args"
 
@@ -100,8 +115,10 @@ def _service_mismatches(pod: Obj, c: Obj, server: int, services: list[Obj]) -> l
     out = []
     for svc in services:
         selector = (svc.get("spec") or {}).get("selector") or {}
-        if kube.namespace(svc) != kube.namespace(pod) or not selector or any(
-            kube.labels(pod).get(k) != v for k, v in selector.items()
+        if (
+            kube.namespace(svc) != kube.namespace(pod)
+            or not selector
+            or any(kube.labels(pod).get(k) != v for k, v in selector.items())
         ):
             continue
         ports = (svc.get("spec") or {}).get("ports") or []
@@ -109,14 +126,18 @@ def _service_mismatches(pod: Obj, c: Obj, server: int, services: list[Obj]) -> l
             if sp.get("name") == "http" or sp.get("port") == 80 or len(ports) == 1:
                 target = srv.resolve_port(sp.get("targetPort", sp.get("port")), c)
                 if target != server:
-                    out.append(f"Service {kube.ref(svc)} port {sp.get('port')} -> targetPort "
-                               f"{sp.get('targetPort')}, but the server listens on {server}")
+                    out.append(
+                        f"Service {kube.ref(svc)} port {sp.get('port')} -> targetPort "
+                        f"{sp.get('targetPort')}, but the server listens on {server}"
+                    )
     return out
 
 
-@check("serving.probe_port_mismatch",
-       inputs={**WS_INPUTS, "services": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
-       optional=("services", "pod_logs"))
+@check(
+    "serving.probe_port_mismatch",
+    inputs={**WS_INPUTS, "services": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
+    optional=("services", "pod_logs"),
+)
 def probe_port_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     """A probe (or the Service) targets a port the model server does not listen on."""
     logs, services = sch.data(ev, "pod_logs"), sch.data(ev, "services") or []
@@ -126,12 +147,16 @@ def probe_port_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
             for c in kube.containers(pod):
                 server, how = _served(pod, c, logs)
                 if server is None:
-                    unknown.append(f"{kube.ref(pod)}: listening port unknown (no 'Uvicorn running on' "
-                                   "log line, no --port)")
+                    unknown.append(
+                        f"{kube.ref(pod)}: listening port unknown (no 'Uvicorn running on' "
+                        "log line, no --port)"
+                    )
                     continue
                 for kind, port, path in srv.probes(c):
                     target = srv.resolve_port(port, c)
-                    line = f"{kube.ref(pod)}: {kind} probe {path or ''} on port {port}".replace("  ", " ")
+                    line = f"{kube.ref(pod)}: {kind} probe {path or ''} on port {port}".replace(
+                        "  ", " "
+                    )
                     if target != server:
                         named = f" (= {target})" if str(target) != str(port) else ""
                         hits.append(f"{line}{named}, but the server listens on {server} ({how})")
@@ -152,22 +177,28 @@ def _config_text(ws: Obj, configmaps: list[Obj]) -> tuple[str | None, list[str]]
     """(ConfigMap ref, problems) of the workspace's inference.config."""
     name = (ws.get("inference") or {}).get("config")
     ref = f"{kube.namespace(ws)}/{name}"
-    cm = next((c for c in configmaps if kube.namespace(c) == kube.namespace(ws) and kube.name(c) == name),
-              None)
+    cm = next(
+        (c for c in configmaps if kube.namespace(c) == kube.namespace(ws) and kube.name(c) == name),
+        None,
+    )
     if cm is None:
         return ref, [f"ConfigMap {ref} named by inference.config does not exist"]
     text = (cm.get("data") or {}).get(srv.CONFIG_KEY)
     if text is None:
-        return ref, [f"ConfigMap {ref} has no {srv.CONFIG_KEY} key (keys: "
-                     f"{', '.join(cm.get('data') or {}) or 'none'})"]
+        return ref, [
+            f"ConfigMap {ref} has no {srv.CONFIG_KEY} key (keys: "
+            f"{', '.join(cm.get('data') or {}) or 'none'})"
+        ]
     return ref, [f"ConfigMap {ref}: {p}" for p in srv.config_problems(text)]
 
 
-@check("serving.bad_inference_config",
-       inputs={**WS_INPUTS, "configmaps": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
-       optional=("configmaps", "pod_logs"))
+@check(
+    "serving.bad_inference_config",
+    inputs={**WS_INPUTS, "configmaps": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
+    optional=("configmaps", "pod_logs"),
+)
 def bad_inference_config(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
-    """The workspace's inference.config is missing, unparsable or wrong, or the server rejected it."""
+    """inference.config is missing, unparsable or wrong, or the server rejected its arguments."""
     configmaps, logs = sch.data(ev, "configmaps"), sch.data(ev, "pod_logs")
     hits, ok, unknown, facts = [], [], [], {}
     for ws in _workspaces(ev, ctx):
