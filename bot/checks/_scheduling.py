@@ -405,6 +405,21 @@ def _event_pod(event: Obj, pattern: re.Pattern[str]) -> tuple[str, str] | None:
     return None
 
 
+def _condition_evictions(
+    pods: list[Obj], window: datetime, now: datetime
+) -> dict[tuple[str, str], Eviction]:
+    """Pods still terminating with DisruptionTarget reason DeletionByTaintManager."""
+    out = {}
+    for pod in pods:
+        cond = kube.condition(pod, "DisruptionTarget") or {}
+        when = kube.parse_time(cond.get("lastTransitionTime"))
+        if cond.get("reason") == "DeletionByTaintManager" and when and window <= when <= now:
+            how = f"DisruptionTarget DeletionByTaintManager: '{clip(str(cond.get('message', '')))}'"
+            key = (kube.namespace(pod), kube.name(pod))
+            out[key] = Eviction(*key, when, how, kube.node_name(pod))
+    return out
+
+
 def taint_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> list[Eviction]:
     """Pods the taint manager deleted within the lookback, minus deletions it cancelled.
 
@@ -423,28 +438,10 @@ def taint_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> li
             pod = by_uid.get(str(kube.involved(event).get("uid")))
             node = kube.node_name(pod) if pod else None
             marked[key] = Eviction(
-                *key, when, f'{event.get("reason")}: "{clip(kube.event_message(event))}"', node
+                *key, when, f"{event.get('reason')}: '{clip(kube.event_message(event))}'", node
             )
-    for pod in pods:
-        cond = kube.condition(pod, "DisruptionTarget")
-        when = kube.parse_time((cond or {}).get("lastTransitionTime"))
-        if (
-            cond
-            and cond.get("reason") == "DeletionByTaintManager"
-            and when
-            and window <= when <= ctx.now
-        ):
-            key = (kube.namespace(pod), kube.name(pod))
-            marked.setdefault(
-                key,
-                Eviction(
-                    *key,
-                    when,
-                    f"DisruptionTarget {cond.get('reason')}: "
-                    f'"{clip(str(cond.get("message", "")))}"',
-                    kube.node_name(pod),
-                ),
-            )
+    for key, eviction in _condition_evictions(pods, window, ctx.now).items():
+        marked.setdefault(key, eviction)
     return [
         e
         for key, e in sorted(marked.items())

@@ -408,6 +408,30 @@ def _added(taint: Obj) -> datetime | None:
     return kube.parse_time(taint.get("timeAdded"))
 
 
+def _explain(
+    e: sch.Eviction, taints: list[tuple[str, Obj]], w: World, ctx: CheckContext
+) -> tuple[str, dict[str, Any]] | None:
+    """The NoExecute taint that evicted this pod: on its node, untolerated, there in time."""
+    tpl = _template(e, w.pods)
+    for node, taint in taints:
+        added = _added(taint)
+        if (e.node and e.node != node) or (tpl is not None and kube.tolerates(tpl, taint)):
+            continue
+        if added is not None and added > e.when + timedelta(minutes=1):
+            continue  # put there after this eviction: not its cause
+        since = f" (added {duration(ctx.now - added)} ago)" if added else ""
+        why = (
+            f"which it does not tolerate (its tolerations: {sch.tolerations_text(tpl)})"
+            if tpl
+            else "put there before the eviction"
+        )
+        where = f"{node} carries {sch.taint_str(taint)}{since}{_pool_taint(node, taint, w)}"
+        line = f"{e.ref}: {where}, {why}"
+        pool = next((kube.pool_name(n) for n in w.nodes if kube.name(n) == node), None)
+        return line, {"taint": sch.taint_str(taint), "node": node, "pool": pool or "?"}
+    return None
+
+
 @check("scheduling.noexecute_taint", inputs=INPUTS, optional=OPTIONAL)
 def noexecute_taint(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     """A node carries a NoExecute taint that the evicted pods do not tolerate."""
@@ -423,27 +447,11 @@ def noexecute_taint(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         )
     hits, facts = [], {}
     for e in evictions:
-        tpl = _template(e, w.pods)
-        for node, taint in taints:
-            added = _added(taint)
-            if (e.node and e.node != node) or (tpl is not None and kube.tolerates(tpl, taint)):
-                continue
-            if added is not None and added > e.when + timedelta(minutes=1):
-                continue
-            since = f" (added {duration(ctx.now - added)} ago)" if added else ""
-            pool = _pool_taint(node, taint, w)
-            why = (
-                f"which it does not tolerate (its tolerations: {sch.tolerations_text(tpl)})"
-                if tpl
-                else "put there before the eviction"
-            )
-            hits.append(f"{e.ref}: {node} carries {sch.taint_str(taint)}{since}{pool}, {why}")
-            facts.setdefault("taint", sch.taint_str(taint))
-            facts.setdefault("node", node)
-            facts.setdefault(
-                "pool", kube.pool_name(next(n for n in w.nodes if kube.name(n) == node))
-            )
-            break
+        found = _explain(e, taints, w, ctx)
+        if found is not None:
+            hits.append(found[0])
+            for key, value in found[1].items():
+                facts.setdefault(key, value)
     if hits:
         return StepResult.confirmed(*hits[:5], evicted=[e.ref for e in evictions], **facts)
     return StepResult.ruled_out(
