@@ -43,6 +43,7 @@ class World:
     targets: list[sch.Target]
     events: list[Obj] | None
     stuck: list[tuple[Obj, datetime]]
+    pools_known: bool  # ARM agent pools were read (so "no GPU pool" is a fact, not a gap)
 
 
 def world(ev: Ev, ctx: CheckContext) -> World:
@@ -50,7 +51,8 @@ def world(ev: Ev, ctx: CheckContext) -> World:
     pools = arm.agent_pools(sch.data(ev, "agent_pools"))
     targets = sch.gpu_targets(nodes, pools)
     stuck = sch.stuck_gpu_pods(pods, targets, nodes, ctx)
-    return World(pods, nodes, pools, targets, sch.data(ev, "events"), stuck)
+    known = sch.data(ev, "agent_pools") is not None
+    return World(pods, nodes, pools, targets, sch.data(ev, "events"), stuck, known)
 
 
 def _pending(pod: Obj, since: datetime, ctx: CheckContext) -> str:
@@ -65,6 +67,18 @@ def _said(w: World, pod: Obj, ctx: CheckContext) -> str:
     if last is None:
         return f"no FailedScheduling event in the last {duration(ctx.thresholds.lookback)}"
     return "scheduler: " + sch.event_quote(last[0], ctx)
+
+
+def _no_targets(ev: Ev, w: World, what: str) -> StepResult:
+    """No GPU node and no GPU pool: nothing to compare with, unless ARM says there is none."""
+    if w.pools_known:
+        return StepResult.ruled_out(
+            f"no GPU node and no GPU agent pool exist, so {what} cannot be what blocks the pod"
+        )
+    return StepResult.inconclusive(
+        f"no GPU node, and the agent pools are unreadable, to compare {what} with",
+        *sch.unavailable(ev, "agent_pools"),
+    )
 
 
 def _none_stuck(ctx: CheckContext) -> StepResult:
@@ -189,10 +203,7 @@ def missing_toleration(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     if not w.stuck:
         return _none_stuck(ctx)
     if not w.targets:
-        return StepResult.inconclusive(
-            "no GPU node, and no GPU agent pool read, to compare tolerations with",
-            *sch.unavailable(ev, "agent_pools"),
-        )
+        return _no_targets(ev, w, "tolerations")
     hits, ok, facts = [], [], {}
     for pod, since in w.stuck:
         blocked = _taint_blocks(pod, w)
@@ -237,10 +248,7 @@ def selector_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     if not w.stuck:
         return _none_stuck(ctx)
     if not w.targets:
-        return StepResult.inconclusive(
-            "no GPU node, and no GPU agent pool read, to compare the selector with",
-            *sch.unavailable(ev, "agent_pools"),
-        )
+        return _no_targets(ev, w, "the selector")
     hits, ok, facts = [], [], {}
     for pod, since in w.stuck:
         if any(not sch.selector_misses(pod, t.labels) for t in w.targets):
@@ -316,6 +324,8 @@ def insufficient_gpu(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         return (
             _none_stuck(ctx) if not w.stuck else StepResult.ruled_out("no stuck pod requests a GPU")
         )
+    if not w.targets and not w.pools_known:
+        return _no_targets(ev, w, "GPU capacity")
     used, hits, ok, facts = sch.gpu_in_use(w.pods), [], [], {"full_pools": []}
     for pod, since in gpu_stuck:
         cap = _capacity(pod, w, used)

@@ -610,7 +610,7 @@ def noexecute_confirmed() -> Cluster:
         stop["involvedObject"]["uid"] = victim["metadata"]["uid"]
         c.k8s["events"] += [mark, stop]
     c.k8s["pods"] = [p for p in c.k8s["pods"] if p is not old and p is not plugin]
-    new = base.inference_pod(node_name=None, age_hours=(minutes - 0.5) / 60,
+    new = base.inference_pod(node_name=None, age_hours=(minutes - 0.5) / 60, phase="Pending",
                              conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                                           "message": TAINT_MESSAGE, "lastProbeTime": None,
                                           "lastTransitionTime": base.ts(minutes=minutes - 0.5)}])
