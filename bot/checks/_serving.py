@@ -203,9 +203,9 @@ def config_errors(text: str | None) -> list[str]:
             match = pattern.search(line)
             if match is None:
                 continue
-            found = match.group(0).strip()
-            if found.startswith("ValueError") and any(w in found.lower() for w in _SIZING):
+            if match.group(0).startswith("ValueError") and any(w in line.lower() for w in _SIZING):
                 break
+            found = line.strip()  # the whole line: it names the program that failed
             if clip(found) not in out:
                 out.append(clip(found))
             break
