@@ -290,29 +290,49 @@ def _pool_state(pool_name: str | None, w: World) -> tuple[str, Obj | None]:
 
 @dataclass(frozen=True)
 class Capacity:
-    parts: list[str]  # per fitting target: `node: nvidia.com/gpu 0 free of 1 allocatable`
-    short: bool  # no fitting target has the GPUs free
+    parts: list[str]  # per fitting node: `node: nvidia.com/gpu 0 free of 1 allocatable`
+    short: bool  # no fitting node has the GPUs free
     offered: bool  # some fitting node advertises every requested resource (so scaling helps)
     pools: set[str]
+    waiting: bool = False  # no GPU node it fits exists yet: it waits for one to be provisioned
 
 
 def _capacity(pod: Obj, w: World, used: Mapping[str, Mapping[str, int]]) -> Capacity | None:
-    """GPU room for the pod on the targets it fits; None when taints/selector block it first."""
-    if not w.targets:
-        return Capacity(["no GPU node or GPU pool in the cluster"], True, False, set())
+    """GPU room for the pod on the nodes it fits; None when taints/selector block it first."""
     need, fitting = kube.gpu_request(pod), [t for t in w.targets if sch.fits(pod, t)]
-    if not fitting:
+    if w.targets and not fitting:
         return None
+    nodes, pools = [t for t in fitting if t.node], {t.pool for t in fitting if t.pool}
+    if not nodes:
+        where = f" (pool {', '.join(sorted(pools))} has none)" if pools else ""
+        return Capacity([f"no GPU node it fits exists yet{where}"], False, False, pools, True)
     parts, room, offered = [], False, False
-    for t in fitting:
-        if t.node is None:
-            parts.append(f"{t.name}: 0 GPUs until a node joins")
-            continue
-        free = {r: t.gpus.get(r, 0) - used.get(t.node, {}).get(r, 0) for r in need}
+    for t in nodes:
+        free = {r: t.gpus.get(r, 0) - used.get(t.node or "", {}).get(r, 0) for r in need}
         room |= all(free[r] >= n for r, n in need.items())
         offered |= all(t.gpus.get(r, 0) >= n for r, n in need.items())
         parts += [f"{t.node}: {r} {free[r]} free of {t.gpus.get(r, 0)} allocatable" for r in need]
-    return Capacity(parts, not room, offered, {t.pool for t in fitting if t.pool})
+    return Capacity(parts, not room, offered, pools)
+
+
+def _reported_short(pod: Obj, w: World, ctx: CheckContext) -> bool:
+    """The scheduler's last word on the pod names one of its GPU resources as insufficient."""
+    last = sch.last_failure(w.events, pod, ctx)
+    return last is not None and any(r in kube.gpu_request(pod) for r in last[1].insufficient)
+
+
+def _not_capacity(pod: Obj, cap: Capacity | None, reported: bool) -> str | None:
+    """Why capacity is not what holds this pod, or None if it is."""
+    if cap is None:
+        return "no GPU node it tolerates and selects, so capacity is not what blocks it"
+    if cap.waiting and not reported:
+        return (
+            f"{cap.parts[0]}: it waits for a node to be provisioned, not for a GPU to free up "
+            "(see quota-exhausted, sku-unavailable, cold-start)"
+        )
+    if not cap.short and not cap.waiting:
+        return f"a GPU node it fits has room ({'; '.join(cap.parts[:3])})"
+    return None
 
 
 @check("scheduling.insufficient_gpu", inputs=INPUTS, optional=OPTIONAL)
@@ -329,22 +349,16 @@ def insufficient_gpu(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     used, hits, ok, facts = sch.gpu_in_use(w.pods), [], [], {"full_pools": []}
     for pod, since in gpu_stuck:
         cap = _capacity(pod, w, used)
-        if cap is None or not cap.short:
-            why = (
-                "no GPU node it tolerates and selects, so capacity is not what blocks it"
-                if cap is None
-                else f"a GPU node it fits has room ({'; '.join(cap.parts[:3])})"
-            )
-            ok.append(f"{kube.ref(pod)}: {why}")
+        why_not = _not_capacity(pod, cap, _reported_short(pod, w, ctx))
+        if why_not is not None or cap is None:
+            ok.append(f"{kube.ref(pod)}: {why_not}")
             continue
         states = [_pool_state(p, w) for p in sorted(cap.pools)]
         if cap.offered:  # adding a node only helps if nodes advertise what the pod asks for
             facts["full_pools"] += [f for _, f in states if f and f not in facts["full_pools"]]
-        hits.append(
-            f"{_pending(pod, since, ctx)} needs {sch.gpus_text(kube.gpu_request(pod))}; "
-            + "; ".join(cap.parts[:3] + [s for s, _ in states if s])
-            + f"; {_said(w, pod, ctx)}"
-        )
+        detail = "; ".join(cap.parts[:3] + [s for s, _ in states if s])
+        need = sch.gpus_text(kube.gpu_request(pod))
+        hits.append(f"{_pending(pod, since, ctx)} needs {need}; {detail}; {_said(w, pod, ctx)}")
         facts.setdefault("pod", kube.ref(pod))
         facts.setdefault(
             "why",
