@@ -111,6 +111,8 @@ def gpu_pod_pending(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     for pod in w.pods:
         if kube.phase(pod) != "Pending" or kube.node_name(pod):
             continue
+        if not ctx.scope.admits(kube.namespace(pod), kube.workspace_of(pod)):
+            continue
         age = duration(ctx.now - (kube.created(pod) or ctx.now))
         why = (
             "younger than the threshold"

@@ -16,7 +16,7 @@ from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.evidence import Answer
-from bot.model.text import clip, duration, parse_time, plural
+from bot.model.text import duration, parse_time, plural
 from bot.model.verdicts import StepResult
 
 Obj = dict[str, Any]
@@ -192,6 +192,21 @@ def _config_text(ws: Obj, configmaps: list[Obj]) -> tuple[str | None, list[str]]
     return ref, [f"ConfigMap {ref}: {p}" for p in srv.config_problems(text)]
 
 
+def _rejected(ws: Obj, pods: list[Obj], logs: list[Obj] | None, ctx: CheckContext) -> list[str]:
+    """Argument/config errors in the logs of this workspace's pods that are crashing now."""
+    out = []
+    for pod in srv.workspace_pods(ws, pods):
+        if not srv.crashing(pod, ctx):
+            continue  # an old crash's log is not evidence of today's config
+        for entry in sorted(srv.pod_logs(logs, pod), key=lambda e: not e.get("previous")):
+            errors = srv.config_errors(entry.get("text"))
+            which = "previous" if entry.get("previous") else "current"
+            out += [f"{kube.ref(pod)} {which} log: {e}" for e in errors[:2]]
+            if errors:
+                break
+    return out
+
+
 @check(
     "serving.bad_inference_config",
     inputs={**WS_INPUTS, "configmaps": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
@@ -202,29 +217,24 @@ def bad_inference_config(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     configmaps, logs = sch.data(ev, "configmaps"), sch.data(ev, "pod_logs")
     hits, ok, unknown, facts = [], [], [], {}
     for ws in _workspaces(ev, ctx):
-        for pod in srv.workspace_pods(ws, ev["pods"].data or []):
-            if not srv.crashing(pod, ctx):
-                continue  # an old crash's log is not evidence of today's config
-            for entry in sorted(srv.pod_logs(logs, pod), key=lambda e: not e.get("previous")):
-                errors = srv.config_errors(entry.get("text"))
-                which = "previous" if entry.get("previous") else "current"
-                hits += [f"{kube.ref(pod)} {which} log: {clip(e)}" for e in errors[:2]]
-                if errors:
-                    facts.setdefault("error", errors[0])
-                    break
+        rejected, problems, ref = _rejected(ws, ev["pods"].data or [], logs, ctx), [], None
         if not (ws.get("inference") or {}).get("config"):
             ok.append(f"workspace {kube.ref(ws)} sets no inference.config (preset defaults)")
         elif configmaps is None:
             unknown.append(f"workspace {kube.ref(ws)}: cannot read its inference.config")
         else:
             ref, problems = _config_text(ws, configmaps)
-            hits += problems
             if not problems:
                 ok.append(f"ConfigMap {ref} parses and its vllm: settings look valid")
-            for key, value in (("workspace", kube.ref(ws)), ("configmap", ref)):
-                facts.setdefault(key, value)
-            if problems:
-                facts.setdefault("problem", problems[0])
+        if rejected or problems:
+            hits += rejected + problems
+            found = {
+                "workspace": kube.ref(ws),
+                "configmap": ref,
+                "error": rejected[0].split(" log: ", 1)[1] if rejected else None,
+                "problem": problems[0] if problems else None,
+            }
+            facts.update({k: v for k, v in found.items() if v and k not in facts})
     if hits:
         return StepResult.confirmed(*hits[:6], **facts)
     if unknown:
