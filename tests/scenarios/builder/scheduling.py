@@ -507,11 +507,15 @@ def _mig_pool(c: Cluster, *, profile: str, resource: str, slices: int, age_hours
 
 
 @scenario("mig-resource-mismatch/confirmed", confirmed=["mig-resource-mismatch", "pod-pending"],
-          description="A new MIG pool (MIG1g, mixed strategy) advertises nvidia.com/mig-1g.10gb: 7 and no whole "
-                      "GPU; the reranker selecting it asks for nvidia.com/gpu: 1 and has been Pending 20 min.")
+          description="The MIG pool (MIG1g, mixed strategy) advertises nvidia.com/mig-1g.10gb: 7 and no whole "
+                      "GPU; an embedder serves from one slice, but the new reranker selecting the pool asks for "
+                      "nvidia.com/gpu: 1 and has been Pending 20 min.")
 def mig_confirmed() -> Cluster:
     c = base.healthy()
-    _mig_pool(c, profile="MIG1g", resource="nvidia.com/mig-1g.10gb", slices=7, age_hours=28 / 60, label="a100-mig")
+    _mig_pool(c, profile="MIG1g", resource="nvidia.com/mig-1g.10gb", slices=7, age_hours=50, label="a100-mig")
+    c.k8s["pods"].append(_mig_tenant(c, "embedder", "BAAI/bge-m3", "bge-m3", "embed", hours=49,
+                                     pod_name="embedder-6b8d7f5c4-a1s2d", resource="nvidia.com/mig-1g.10gb"))
+    c.loganalytics["gpu-node-hours"]["tables"][0]["rows"].append([MIG_NODE, base.GPU_SKU, 0])
     labels = {"app": "reranker"}
     selector = {"gpu-sku": "a100-mig"}
     spec_container = base.container("reranker", "ghcr.io/huggingface/text-embeddings-inference:1.5", gpu=1,
@@ -533,10 +537,13 @@ def mig_confirmed() -> Cluster:
 
 
 def _mig_tenant(c: Cluster, name: str, model: str, served: str, task: str, *, pod_name: str,
-                hours: float) -> Obj:
+                hours: float, resource: str = "nvidia.com/mig-3g.40gb") -> Obj:
+    """A vLLM Deployment serving from one MIG slice on the MIG node, with its log and metrics."""
     labels = {"app": name}
     spec_container = vllm_container("vllm", model, served, gpu=0, cpu="2", memory="16Gi",
-                                    extra_limits={"nvidia.com/mig-3g.40gb": "1"}, extra_args=[f"--task={task}"])
+                                    extra_limits={resource: "1"}, extra_args=[f"--task={task}"])
+    c.logs[f"ml/{pod_name}/vllm"] = vllm_log(8000, day="11-25", start="06:40")
+    c.metrics[f"ml/{pod_name}"] = base.vllm_metrics(kv=0.22, running=2, model=served)
     dep = deployment(name, "ml", replicas=1, ready=1, labels=labels, age_hours=hours,
                      pod_spec={"containers": [spec_container], "nodeSelector": {"gpu-sku": "a100-mig"},
                                "tolerations": GPU_TOLERATIONS})
@@ -559,10 +566,6 @@ def mig_ruled_out() -> Cluster:
                     pod_name="phi-mini-7d6c5b4a3-z9x8c", hours=48),
     ]
     c.k8s["pods"] += tenants
-    for tenant, served in zip(tenants, ("bge-m3", "phi-4-mini-instruct"), strict=True):
-        key = f"ml/{tenant['metadata']['name']}"
-        c.logs[f"{key}/vllm"] = vllm_log(8000, day="11-25", start="06:40")
-        c.metrics[key] = base.vllm_metrics(kv=0.22, running=2, model=served)
     labels = {"app": "summarizer"}
     spec_container = vllm_container("vllm", "microsoft/Phi-4-mini-instruct", "summarizer", gpu=0, cpu="2",
                                     memory="16Gi", extra_limits={"nvidia.com/mig-3g.40gb": "1"})
