@@ -569,7 +569,7 @@ def _prewarm_of(
 ) -> tuple[bool, str, Obj]:
     """(pre-warmed, evidence line, facts) for one workload on a pool that scales to zero."""
     jobs = [c for c in cronjobs if kube.namespace(c) == wl.namespace and rd.scales_up(c, wl.name)]
-    where = f"pool {pool.get('name')} (minCount 0) hosts {wl.namespace}/{wl.ref}"
+    where = f"pool {pool.get('name')} (minCount 0) hosts {wl.kind} {wl.namespace}/{wl.name}"
     item = {"pool": pool.get("name"), "namespace": wl.namespace, "workload": wl.ref}
     if not jobs:
         line = (
