@@ -22,17 +22,18 @@ PLUGIN_LABELS = (("name", "nvidia-device-plugin-ds"), ("app", "nvidia-device-plu
 DRIVER_NAMES = ("nvidia-driver-daemonset",)
 DRIVER_LABELS = (("app", "nvidia-driver-daemonset"),)
 
-# Lines a device plugin prints when it cannot see the GPUs (k8s-device-plugin factory/main).
-PLUGIN_FAILURES = (
-    "incompatible strategy detected",
-    "incompatible platform detected",
-    "could not load nvml library",
-    "failed to initialize nvml",
-    "no devices found",
-    "error starting plugins",
-    "could not register device plugin",
-    "kubelet.sock",
-)
+# Lines a device plugin prints when it cannot see the GPUs (k8s-device-plugin factory/main),
+# with what each means for the person reading it.
+PLUGIN_FAILURES = {
+    "incompatible strategy detected": "no NVIDIA driver or container toolkit on the node",
+    "incompatible platform detected": "no NVIDIA driver or container toolkit on the node",
+    "could not load nvml library": "no NVIDIA driver on the node",
+    "failed to initialize nvml": "driver and library do not match",
+    "no devices found": "the driver sees no GPU",
+    "could not register device plugin": "lost its registration with the kubelet",
+    "error starting plugins": "the plugin exits at start",
+}
+KLOG_PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\] ")
 
 # AKS VMSS node names: aks-<pool>-<8 digits>-vmss<6 base-36 chars>.
 AKS_NODE_NAME = re.compile(r"^aks-(?P<pool>[a-z][a-z0-9]{0,11})-\d+-vmss[0-9a-z]{6}$")
@@ -87,10 +88,12 @@ def pod_trouble(pod: Obj) -> str:
 
 
 def plugin_log_problem(text: str | None) -> str | None:
-    """The last line of a device-plugin log that says why it cannot see the GPUs."""
-    for line in reversed((text or "").splitlines()):
-        if any(p in line.lower() for p in PLUGIN_FAILURES):
-            return clip(line.strip(), 200)
+    """The first line of a device-plugin log that says why it cannot see the GPUs, explained."""
+    for line in (text or "").splitlines():
+        for pattern, meaning in PLUGIN_FAILURES.items():
+            if pattern in line.lower():
+                message = KLOG_PREFIX.sub("", line.strip())
+                return f"'{clip(message, 240)}' ({meaning})"
     return None
 
 

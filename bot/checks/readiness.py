@@ -156,35 +156,37 @@ def _log_for(pod: Obj, logs: list[Obj] | None) -> str | None:
     return None
 
 
+def _pod_problem(pod: Obj, gpu: set[str], logs: list[Obj] | None) -> str:
+    node = kube.node_name(pod) or "unscheduled"
+    where = (
+        node if node in gpu else f"{node} (not a GPU node: the DaemonSet lacks a GPU nodeSelector)"
+    )
+    why = _log_for(pod, logs)
+    return f"{where}: {kube.ref(pod)} {rd.pod_trouble(pod)}" + (f": {why}" if why else "")
+
+
 def _ds_problems(
     sets: list[Obj], pods: list[Obj], gpu: set[str], logs: list[Obj] | None, *, every_gpu_node: bool
 ) -> tuple[list[str], list[str], list[Obj]]:
-    """(problems, passes, unhealthy pods on GPU nodes) for DaemonSets that must be Ready."""
-    problems, passes, unhealthy = [], [], []
+    """(problems, passes, unhealthy pods on GPU nodes) for DaemonSets that must be Ready.
+
+    Pod and node problems come first: they name the node and the reason, the counts do not.
+    """
+    counts, passes, unready = [], [], []
     for ds in sets:
         desired, ready = rd.ds_counts(ds)
-        line = f"{kube.ref(ds)}: {ready}/{desired} ready"
-        (passes if ready >= desired else problems).append(line)
-        mine = [p for p in pods if rd.owned_by(p, ds)]
-        for pod in (p for p in mine if not rd.pod_ready(p)):
-            node = kube.node_name(pod) or "unscheduled"
-            where = (
-                node
-                if node in gpu
-                else f"{node} (not a GPU node: the DaemonSet lacks a GPU nodeSelector)"
-            )
-            why = _log_for(pod, logs)
-            problems.append(
-                f"{where}: {kube.ref(pod)} {rd.pod_trouble(pod)}" + (f": {why}" if why else "")
-            )
-            if node in gpu:
-                unhealthy.append(
-                    {"namespace": kube.namespace(pod), "pod": kube.name(pod), "node": node}
-                )
+        (passes if ready >= desired else counts).append(f"{kube.ref(ds)}: {ready}/{desired} ready")
+        unready += [p for p in pods if rd.owned_by(p, ds) and not rd.pod_ready(p)]
+    problems = [_pod_problem(p, gpu, logs) for p in unready]
     if every_gpu_node:
         covered = {kube.node_name(p) for ds in sets for p in pods if rd.owned_by(p, ds)}
         problems += [f"{n}: no device-plugin pod on this GPU node" for n in sorted(gpu - covered)]
-    return problems, passes, unhealthy
+    unhealthy = [
+        {"namespace": kube.namespace(p), "pod": kube.name(p), "node": kube.node_name(p)}
+        for p in unready
+        if kube.node_name(p) in gpu
+    ]
+    return problems + counts, passes, unhealthy
 
 
 @check(
