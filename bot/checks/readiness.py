@@ -303,7 +303,9 @@ def _judge_probe(probe: Obj, max_ms: int) -> tuple[bool, str]:
     status, ms = probe.get("status"), probe.get("latency_ms")
     took = f" in {ms:g} ms" if isinstance(ms, int | float) else ""
     if not status:
-        return False, f"{where}: no answer{took} {rd.probe_error(probe)}".rstrip()
+        error = rd.probe_error(probe)
+        after = f" after {ms:g} ms" if isinstance(ms, int | float) else ""
+        return False, f"{where}: no answer{after}" + (f": {error}" if error else "")
     if int(status) != 200:
         error = rd.probe_error(probe)
         return False, f"{where}: {status}{took}" + (f": {error}" if error else "")
