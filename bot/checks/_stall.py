@@ -61,7 +61,14 @@ def workspace_stalls(workspaces: list[Obj], ctx: CheckContext) -> list[Stall]:
             if c.get("type") in ("ResourceReady", "NodeClaimReady") and c.get("status") != "True"
         )
         sku = (ws.get("resource") or {}).get("instanceType")
-        out.append(Stall(f"workspace {kube.ref(ws)} ResourceReady={cond.get('status') if cond else 'absent'}", sku, since, message))
+        out.append(
+            Stall(
+                f"workspace {kube.ref(ws)} ResourceReady={(cond or {}).get('status', 'absent')}",
+                sku,
+                since,
+                message,
+            )
+        )
     return out
 
 
@@ -82,7 +89,12 @@ def nodeclaim_stalls(claims: list[Obj], ctx: CheckContext) -> list[Stall]:
         message = str((launched or {}).get("message") or (launched or {}).get("reason") or "")
         owner = f" for workspace {ns}/{ws}" if ws else ""
         out.append(
-            Stall(f"NodeClaim {kube.name(claim)}{owner} Launched={status}", _nodeclaim_sku(claim), since, message)
+            Stall(
+                f"NodeClaim {kube.name(claim)}{owner} Launched={status}",
+                _nodeclaim_sku(claim),
+                since,
+                message,
+            )
         )
     return out
 
@@ -103,7 +115,11 @@ def _pod_sku(pod: Obj, nodes: list[Obj], pools: list[Obj]) -> tuple[str | None, 
             return props.get("vmSize"), str(props.get("scaleSetPriority", "")).lower() == "spot"
     for node in nodes:
         node_labels = kube.labels(node)
-        if selector and kube.is_gpu_node(node) and all(node_labels.get(k) == v for k, v in selector.items()):
+        if (
+            selector
+            and kube.is_gpu_node(node)
+            and all(node_labels.get(k) == v for k, v in selector.items())
+        ):
             return kube.instance_type(node), kube.is_spot(node)
     return None, False
 
@@ -124,11 +140,17 @@ def pending_gpu_stalls(
             continue
         messages = [
             kube.event_message(e)
-            for e in kube.recent_events(events, ctx.now, window, reasons=("FailedScheduling", "NotTriggerScaleUp"))
+            for e in kube.recent_events(
+                events, ctx.now, window, reasons=("FailedScheduling", "NotTriggerScaleUp")
+            )
             if kube.involved(e).get("name") == kube.name(pod)
             and kube.involved(e).get("namespace", kube.namespace(pod)) == kube.namespace(pod)
         ]
-        wants_node = [m for m in messages if "insufficient nvidia.com/" in m.lower() or "scale-up" in m.lower()]
+        wants_node = [
+            m
+            for m in messages
+            if "insufficient nvidia.com/" in m.lower() or "scale-up" in m.lower()
+        ]
         if not wants_node:
             continue
         sku, spot = _pod_sku(pod, nodes, pools)

@@ -41,7 +41,11 @@ def stalls_from(ev: Mapping[str, Answer], ctx: CheckContext) -> list[_stall.Stal
 
 
 def _unknown(ev: Mapping[str, Answer], names: tuple[str, ...]) -> list[str]:
-    return [f"{ev[n].source} unavailable: {ev[n].unavailable}" for n in names if n in ev and not ev[n].available]
+    return [
+        f"{ev[n].source} unavailable: {ev[n].unavailable}"
+        for n in names
+        if n in ev and not ev[n].available
+    ]
 
 
 @check(
@@ -83,18 +87,33 @@ def _demand(ev: Mapping[str, Answer], ctx: CheckContext) -> list[tuple[str, bool
     out = []
     for pool in arm.agent_pools(_data(ev, "agent_pools")):
         props = arm.pool_props(pool)
-        if props.get("enableAutoScaling") and str(props.get("vmSize", "")).lower().startswith("standard_n"):
-            out.append((str(props["vmSize"]), arm.pool_is_spot(pool), f"agent pool {pool.get('name')}"))
+        if props.get("enableAutoScaling") and str(props.get("vmSize", "")).lower().startswith(
+            "standard_n"
+        ):
+            out.append(
+                (str(props["vmSize"]), arm.pool_is_spot(pool), f"agent pool {pool.get('name')}")
+            )
     for ws in _data(ev, "workspaces") or []:
         sku = (ws.get("resource") or {}).get("instanceType")
         if sku:
-            out.append((str(sku), False, f"workspace {ws['metadata'].get('namespace')}/{ws['metadata'].get('name')}"))
+            out.append(
+                (
+                    str(sku),
+                    False,
+                    f"workspace {ws['metadata'].get('namespace')}/{ws['metadata'].get('name')}",
+                )
+            )
     return out
 
 
 @check(
     "quota.family_headroom",
-    inputs={"usages": "azure.usages", "skus": "azure.skus", **STALL_INPUTS, "agent_pools": "azure.agent_pools"},
+    inputs={
+        "usages": "azure.usages",
+        "skus": "azure.skus",
+        **STALL_INPUTS,
+        "agent_pools": "azure.agent_pools",
+    },
     optional=("skus", "workspaces", "nodeclaims", "pods", "events", "nodes", "agent_pools"),
     params=QuotaParams,
 )
@@ -103,7 +122,9 @@ def family_headroom(ev: Mapping[str, Answer], params: QuotaParams, ctx: CheckCon
     usages = arm.usage_by_name(ev["usages"].data)
     demand = _demand(ev, ctx)
     if not demand:
-        return StepResult.inconclusive("no GPU SKU in demand could be identified (no instanceType or pool)")
+        return StepResult.inconclusive(
+            "no GPU SKU in demand could be identified (no instanceType or pool)"
+        )
     short, ok, unknown = [], [], []
     facts: dict[str, Any] = {}
     seen: set[tuple[str, bool]] = set()
@@ -113,7 +134,9 @@ def family_headroom(ev: Mapping[str, Answer], params: QuotaParams, ctx: CheckCon
         seen.add((sku_name.lower(), spot))
         info = arm.sku_info(sku_name, _data(ev, "skus"))
         if info.family is None or info.vcpus is None:
-            unknown.append(f"{sku_name} ({why}): family or vCPUs unknown (not in azure/skus nor the SKU table)")
+            unknown.append(
+                f"{sku_name} ({why}): family or vCPUs unknown (not in azure/skus nor the SKU table)"
+            )
             continue
         family = "lowPriorityCores" if spot else info.family
         usage = usages.get(family.lower())
@@ -145,7 +168,12 @@ def family_headroom(ev: Mapping[str, Answer], params: QuotaParams, ctx: CheckCon
 
 @check(
     "quota.regional_cap",
-    inputs={"usages": "azure.usages", "skus": "azure.skus", **STALL_INPUTS, "agent_pools": "azure.agent_pools"},
+    inputs={
+        "usages": "azure.usages",
+        "skus": "azure.skus",
+        **STALL_INPUTS,
+        "agent_pools": "azure.agent_pools",
+    },
     optional=("skus", "workspaces", "nodeclaims", "pods", "events", "nodes", "agent_pools"),
     params=QuotaParams,
 )

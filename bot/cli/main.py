@@ -1,4 +1,4 @@
-"""`gpubot`: diagnose a snapshot (or, with configuration, a live cluster); lint and test playbooks."""
+"""`gpubot`: diagnose a snapshot (or a live cluster); lint and test playbooks."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def _workspace(text: str) -> tuple[str, str | None]:
 
     part = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
     if not re.fullmatch(rf"{part}(/{part})?", text) or len(text) > 253:
-        raise argparse.ArgumentTypeError(f"expected NAMESPACE/WORKSPACE (Kubernetes names), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected NAMESPACE/WORKSPACE (Kubernetes names), got {text!r}"
+        )
     ns, _, ws = text.partition("/")
     return ns, ws or None
 
@@ -47,24 +49,47 @@ def build_parser() -> argparse.ArgumentParser:
         "diagnose",
         help="run every symptom playbook and print a differential diagnosis",
         description="Run a runbook's playbooks (default: triage, all 14 rows and extras) and print "
-        "each finding confirmed, ruled out or inconclusive with the evidence it read. Exit 0 when a "
+        "each finding confirmed, ruled out or inconclusive with the evidence it read. "
+        "Exit 0 when a "
         "diagnosis was produced (see --fail-on), 2 on bad input.",
     )
     where = diag.add_mutually_exclusive_group()
     where.add_argument("--snapshot", metavar="DIR", type=Path, help="diagnose a snapshot directory")
-    where.add_argument("--demo", action="store_true", help="diagnose the demo snapshot bundled with gpubot")
-    diag.add_argument("--workspace", metavar="NS/NAME", type=_workspace, help="limit workload rows to one workspace")
+    where.add_argument(
+        "--demo", action="store_true", help="diagnose the demo snapshot bundled with gpubot"
+    )
+    diag.add_argument(
+        "--workspace",
+        metavar="NS/NAME",
+        type=_workspace,
+        help="limit workload rows to one workspace",
+    )
     diag.add_argument("--format", choices=("text", "json", "slack"), default="text")
     diag.add_argument("--runbook", default="triage", help="runbook id (triage, morning-readiness)")
     diag.add_argument("--playbook", action="append", metavar="ID", help="run only these playbooks")
-    diag.add_argument("--fail-on", choices=("confirmed", "inconclusive"),
-                      help="exit 1 if any finding is confirmed (or, with inconclusive, not ruled out)")
-    diag.add_argument("--threshold", action="append", type=_threshold, default=[], metavar="NAME=VALUE",
-                      help="override a verdict threshold, e.g. stuck_minutes=15 (see README)")
+    diag.add_argument(
+        "--fail-on",
+        choices=("confirmed", "inconclusive"),
+        help="exit 1 if any finding is confirmed (or, with inconclusive, not ruled out)",
+    )
+    diag.add_argument(
+        "--threshold",
+        action="append",
+        type=_threshold,
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a verdict threshold, e.g. stuck_minutes=15 (see README)",
+    )
     diag.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    diag.add_argument("--playbooks-dir", type=Path, help="load playbooks from this directory instead")
+    diag.add_argument(
+        "--playbooks-dir", type=Path, help="load playbooks from this directory instead"
+    )
     diag.add_argument("--runbooks-dir", type=Path, help="load runbooks from this directory instead")
     diag.set_defaults(handler=cmd_diagnose)
+
+    from bot.cli import serve
+
+    serve.add_parser(sub)
 
     pb = sub.add_parser("playbooks", help="lint, test, list playbooks; print their JSON Schema")
     pbsub = pb.add_subparsers(dest="action", metavar="ACTION")
@@ -74,16 +99,26 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--runbooks-dir", type=Path)
     lint.set_defaults(handler=cmd_lint)
     test = pbsub.add_parser("test", help="run playbook test cases (promtool-style)")
-    test.add_argument("paths", nargs="*", type=Path, help="*.test.yaml files or folders (default: tests/playbooks)")
+    test.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="*.test.yaml files or folders (default: tests/playbooks)",
+    )
     test.add_argument("--run", metavar="REGEX", help="only test cases whose name matches")
-    test.add_argument("--coverage", action="store_true",
-                      help="fail unless every confirm step is seen confirmed and not confirmed")
+    test.add_argument(
+        "--coverage",
+        action="store_true",
+        help="fail unless every confirm step is seen confirmed and not confirmed",
+    )
     test.add_argument("--playbooks-dir", type=Path)
     test.add_argument("--runbooks-dir", type=Path)
     test.set_defaults(handler=cmd_test)
     listing = pbsub.add_parser("list", help="list playbooks, checks and fixes")
     listing.set_defaults(handler=cmd_list)
-    schema = pbsub.add_parser("schema", help="print the JSON Schema of the playbook (or runbook) format")
+    schema = pbsub.add_parser(
+        "schema", help="print the JSON Schema of the playbook (or runbook) format"
+    )
     schema.add_argument("--runbook", action="store_true")
     schema.set_defaults(handler=cmd_schema)
     return parser
@@ -135,8 +170,14 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     scope = Scope(*args.workspace) if args.workspace else Scope()
     playbooks = catalog.select(ids)
     with Progress(len(playbooks), enabled=not args.no_progress) as progress:
-        diagnosis = diagnose(playbooks, source, runbook=runbook.id, thresholds=thresholds, scope=scope,
-                             on_finding=progress.advance)
+        diagnosis = diagnose(
+            playbooks,
+            source,
+            runbook=runbook.id,
+            thresholds=thresholds,
+            scope=scope,
+            on_finding=progress.advance,
+        )
     sys.stdout.write(_render(diagnosis, args.format))
     if args.fail_on == "confirmed" and any(f.verdict == "confirmed" for f in diagnosis.findings):
         return EXIT_FINDING
@@ -154,9 +195,11 @@ def _render(diagnosis: Any, fmt: str) -> str:
         from bot.render import slack
 
         return slack.render_json(diagnosis)
+    import os
+
     from bot.render import text
 
-    return text.render(diagnosis, color=sys.stdout.isatty())
+    return text.render(diagnosis, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

@@ -21,8 +21,12 @@ class Progress:
             from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(
-                TextColumn("[bold]diagnosing"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.description}"), console=Console(stderr=True), transient=True,
+                TextColumn("[bold]diagnosing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                console=Console(stderr=True),
+                transient=True,
             )
             self._bar.__enter__()
             self._task = self._bar.add_task("", total=self.total)
@@ -30,8 +34,12 @@ class Progress:
 
     def advance(self, finding: Any) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=f"{finding.playbook}: {finding.verdict}")
+            self._bar.update(
+                self._task, advance=1, description=f"{finding.playbook}: {finding.verdict}"
+            )
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._bar is not None:
             self._bar.__exit__(et, ev, tb)

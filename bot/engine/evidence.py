@@ -11,7 +11,9 @@ from bot.sources.base import Source
 
 
 class EvidenceCache:
-    def __init__(self, source: Source, *, on_fetch: Callable[[Question], None] | None = None) -> None:
+    def __init__(
+        self, source: Source, *, on_fetch: Callable[[Question], None] | None = None
+    ) -> None:
         self.source = source
         self._lock = threading.Lock()
         self._futures: dict[Question, Future[Answer]] = {}

@@ -59,7 +59,9 @@ class Catalog:
 
     def runbook(self, runbook_id: str) -> RunbookSpec:
         if runbook_id not in self.runbooks:
-            raise CatalogError([f"unknown runbook {runbook_id!r} (known: {', '.join(self.runbooks)})"])
+            raise CatalogError(
+                [f"unknown runbook {runbook_id!r} (known: {', '.join(self.runbooks)})"]
+            )
         return self.runbooks[runbook_id]
 
     def select(self, ids: list[str]) -> list[Playbook]:
@@ -71,7 +73,9 @@ class _Problems:
         self.filename, self.lines, self.items = filename, lines, list[str]()
 
     def add(self, path: tuple[Any, ...], problem: str) -> None:
-        self.items.append(f"{self.filename}:{line_for(path, self.lines)}: {dotted(path)}: {problem}")
+        self.items.append(
+            f"{self.filename}:{line_for(path, self.lines)}: {dotted(path)}: {problem}"
+        )
 
     def add_validation(self, prefix: tuple[Any, ...], exc: ValidationError) -> None:
         for err in exc.errors():
@@ -95,6 +99,7 @@ def _compile_playbook(data: Any, problems: _Problems, stem: str) -> Playbook | N
         spec = PlaybookSpec.model_validate(data)
     except ValidationError as exc:
         problems.add_validation((), exc)
+        _check_step_params_anyway(data, problems)
         return None
     if spec.id != stem:
         problems.add(("id",), f"must equal the file name {stem!r}")
@@ -151,7 +156,22 @@ def _compile_playbook(data: Any, problems: _Problems, stem: str) -> Playbook | N
     return Playbook(spec=spec, path=problems.filename, questions=questions, steps=tuple(steps))
 
 
-def _template_ok(value: Any, path: tuple[Any, ...], problems: _Problems, *, param: bool = False) -> None:
+def _check_step_params_anyway(data: Any, problems: _Problems) -> None:
+    """The spec did not validate; still report check-parameter errors, so one run shows all."""
+    steps = data.get("steps") if isinstance(data, dict) else None
+    checks = load_all()
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(step, dict) or step.get("check") not in checks:
+            continue
+        try:
+            checks[step["check"]].params.model_validate(step.get("with") or {})
+        except ValidationError as exc:
+            problems.add_validation(("steps", i, "with"), exc)
+
+
+def _template_ok(
+    value: Any, path: tuple[Any, ...], problems: _Problems, *, param: bool = False
+) -> None:
     try:
         if param:
             templates.check_param_syntax(value)
@@ -183,9 +203,7 @@ def bundled_runbooks() -> Any:
     return resources.files("bot.runbooks")
 
 
-def load_catalog(
-    playbook_dir: Path | None = None, runbook_dir: Path | None = None
-) -> Catalog:
+def load_catalog(playbook_dir: Path | None = None, runbook_dir: Path | None = None) -> Catalog:
     """Load and validate every playbook and runbook; collects all problems before raising."""
     catalog = Catalog()
     problems: list[str] = []

@@ -22,7 +22,7 @@ from bot.model.thresholds import Thresholds
 from bot.model.verdicts import Diagnosis, Finding, FixOffer, StepOutcome, StepResult, Verdict
 from bot.sources.base import Source
 
-C, R, I = Verdict.CONFIRMED, Verdict.RULED_OUT, Verdict.INCONCLUSIVE
+C, R, INC = Verdict.CONFIRMED, Verdict.RULED_OUT, Verdict.INCONCLUSIVE
 
 
 def any_of(verdicts: Iterable[Verdict]) -> Verdict | None:
@@ -32,7 +32,7 @@ def any_of(verdicts: Iterable[Verdict]) -> Verdict | None:
         return None
     if C in seen:
         return C
-    return R if all(v == R for v in seen) else I
+    return R if all(v == R for v in seen) else INC
 
 
 def combine(symptom: Verdict | None, cause: Verdict | None) -> Verdict:
@@ -40,10 +40,12 @@ def combine(symptom: Verdict | None, cause: Verdict | None) -> Verdict:
         return R
     if symptom == C and cause in (C, None):
         return C
-    return I
+    return INC
 
 
-def run_step(step: Step, cache: EvidenceCache, playbook: Playbook, ctx: CheckContext) -> StepOutcome:
+def run_step(
+    step: Step, cache: EvidenceCache, playbook: Playbook, ctx: CheckContext
+) -> StepOutcome:
     answers: dict[str, Answer] = {}
     for input_name, evidence_name in step.wiring.items():
         answers[input_name] = cache.get(playbook.questions[evidence_name])
@@ -52,12 +54,16 @@ def run_step(step: Step, cache: EvidenceCache, playbook: Playbook, ctx: CheckCon
         a for name, a in answers.items() if not a.available and name not in step.check.optional
     ]
     if missing:
-        result = StepResult.inconclusive(*(f"{a.source} unavailable: {a.unavailable}" for a in missing))
+        result = StepResult.inconclusive(
+            *(f"{a.source} unavailable: {a.unavailable}" for a in missing)
+        )
     else:
         try:
             result = step.check.fn(answers, step.params, ctx)
         except Exception as exc:  # one failing check never stops the others
-            result = StepResult.inconclusive(f"check {step.check.name} failed: {type(exc).__name__}: {exc}")
+            result = StepResult.inconclusive(
+                f"check {step.check.name} failed: {type(exc).__name__}: {exc}"
+            )
     return StepOutcome(
         step=step.spec.id,
         role=step.spec.role,
@@ -80,11 +86,13 @@ def _default_summary(verdict: Verdict, outcomes: list[StepOutcome]) -> str:
             lambda o: o.role == "cause" and o.verdict == R
         )
         return f"Ruled out: {line}" if line else "Ruled out."
-    line = first_line(lambda o: o.verdict == I) or first_line(lambda o: o.role == "symptom")
+    line = first_line(lambda o: o.verdict == INC) or first_line(lambda o: o.role == "symptom")
     return f"Inconclusive: {line}" if line else "Inconclusive: not enough evidence."
 
 
-def _offers(playbook: Playbook, verdict: Verdict, outcomes: dict[str, StepOutcome], context: dict[str, Any]) -> list[FixOffer]:
+def _offers(
+    playbook: Playbook, verdict: Verdict, outcomes: dict[str, StepOutcome], context: dict[str, Any]
+) -> list[FixOffer]:
     if verdict != C:
         return []
     offers: list[FixOffer] = []
@@ -120,7 +128,10 @@ def run_playbook(playbook: Playbook, cache: EvidenceCache, ctx: CheckContext) ->
         facts.update(o.facts)
     context = {
         "facts": facts,
-        "steps": {o.step: {"verdict": str(o.verdict), "lines": list(o.lines), "facts": o.facts} for o in outcomes},
+        "steps": {
+            o.step: {"verdict": str(o.verdict), "lines": list(o.lines), "facts": o.facts}
+            for o in outcomes
+        },
         "cluster": ctx.cluster,
         "thresholds": ctx.thresholds.model_dump(),
         "scope": str(ctx.scope),
@@ -134,7 +145,7 @@ def run_playbook(playbook: Playbook, cache: EvidenceCache, ctx: CheckContext) ->
         fixes = _offers(playbook, verdict, by_id, context)
     except Exception as exc:  # a template/fact mismatch is a playbook bug: say so, keep the verdict
         diagnosis = f"(playbook {spec.id} could not render: {type(exc).__name__}: {exc})"
-    layer, team = OWNERS[spec.owner]
+    _, team = OWNERS[spec.owner]
     return Finding(
         playbook=spec.id,
         row=spec.row,
@@ -170,13 +181,20 @@ def diagnose(
     )
     cache = cache or EvidenceCache(source)
     findings: list[Finding] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="playbook") as pool:
-        futures = [pool.submit(run_playbook, p, cache, ctx) for p in playbooks]
-        for future in as_completed(futures):
-            finding = future.result()
-            findings.append(finding)
-            if on_finding:
-                on_finding(finding)
+    # Ask every distinct question up front, concurrently: a run then takes about as long as its
+    # slowest call, and the playbooks below find every answer already in the cache.
+    questions = list(dict.fromkeys(q for p in playbooks for q in p.questions.values()))
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="evidence") as fetch:
+        for question in questions:
+            fetch.submit(cache.get, question)
+        fetch.shutdown(wait=False)
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="playbook") as pool:
+            futures = [pool.submit(run_playbook, p, cache, ctx) for p in playbooks]
+            for future in as_completed(futures):
+                finding = future.result()
+                findings.append(finding)
+                if on_finding:
+                    on_finding(finding)
     findings.sort(key=Finding.sort_key)
     errors = tuple(
         sorted(
@@ -184,7 +202,7 @@ def diagnose(
                 line
                 for f in findings
                 for o in f.steps
-                if o.verdict == I
+                if o.verdict == INC
                 for line in o.lines
                 if " unavailable: " in line
             }

@@ -21,10 +21,17 @@ def _construct(node: yaml.Node, path: Path, lines: dict[Path, int], filename: st
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise YamlError(filename, key_node.start_mark.line + 1, _dotted(path), "merge keys are not supported")
+                raise YamlError(
+                    filename,
+                    key_node.start_mark.line + 1,
+                    _dotted(path),
+                    "merge keys are not supported",
+                )
             key = _construct(key_node, (*path, "<key>"), {}, filename)
             if key in out:
-                raise YamlError(filename, key_node.start_mark.line + 1, _dotted((*path, key)), "duplicate key")
+                raise YamlError(
+                    filename, key_node.start_mark.line + 1, _dotted((*path, key)), "duplicate key"
+                )
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _construct(value_node, (*path, key), lines, filename)
         return out

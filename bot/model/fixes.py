@@ -83,21 +83,53 @@ class FixSpec:
 FIXES: dict[str, FixSpec] = {
     spec.id: spec
     for spec in [
-        FixSpec("autoscaler-scale-down", "Raise autoscaler scale-down aggressiveness", "medium",
-                True, AutoscalerScaleDownParams),
-        FixSpec("prewarm-schedule", "Schedule a pre-warm before business hours", "low", True,
-                PrewarmScheduleParams),
-        FixSpec("prewarm-now", "Pre-warm now (scale the workload up)", "low", True,
-                PrewarmNowParams),
-        FixSpec("pool-min-count", "Change the GPU pool's autoscaler minimum", "high", True,
-                PoolMinCountParams),
-        FixSpec("request-quota", "Request a GPU family quota increase", "low", False,
-                RequestQuotaParams),
-        FixSpec("restart-device-plugin", "Restart the device plugin on the node", "medium",
-                False, RestartDevicePluginParams),
-        FixSpec("cap-max-model-len", "Lower --max-model-len in the inference config", "high",
-                True, CapMaxModelLenParams),
-        FixSpec("evict-pinning-pod", "Evict the pod pinning the idle GPU node", "medium", False,
-                EvictPinningPodParams),
+        FixSpec(
+            "autoscaler-scale-down",
+            "Raise autoscaler scale-down aggressiveness",
+            "medium",
+            True,
+            AutoscalerScaleDownParams,
+        ),
+        FixSpec(
+            "prewarm-schedule",
+            "Schedule a pre-warm before business hours",
+            "low",
+            True,
+            PrewarmScheduleParams,
+        ),
+        FixSpec(
+            "prewarm-now", "Pre-warm now (scale the workload up)", "low", True, PrewarmNowParams
+        ),
+        FixSpec(
+            "pool-min-count",
+            "Change the GPU pool's autoscaler minimum",
+            "high",
+            True,
+            PoolMinCountParams,
+        ),
+        FixSpec(
+            "request-quota", "Request a GPU family quota increase", "low", False, RequestQuotaParams
+        ),
+        FixSpec(
+            "restart-device-plugin",
+            "Restart the device plugin on the node",
+            "medium",
+            False,
+            RestartDevicePluginParams,
+        ),
+        FixSpec(
+            "cap-max-model-len",
+            "Lower --max-model-len in the inference config",
+            "high",
+            True,
+            CapMaxModelLenParams,
+        ),
+        FixSpec(
+            "evict-pinning-pod",
+            "Evict the pod pinning the idle GPU node",
+            "medium",
+            False,
+            EvictPinningPodParams,
+        ),
     ]
 }

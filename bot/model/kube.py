@@ -6,8 +6,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from bot.model.text import parse_time
 from bot.model.domain import looks_like_gpu_sku
+from bot.model.text import parse_time
 
 Obj = dict[str, Any]
 
@@ -92,7 +92,10 @@ def gpu_resources(node: Obj, field: str = "allocatable") -> dict[str, int]:
 def is_gpu_node(node: Obj) -> bool:
     """A GPU node by what it is (labels, SKU), not by what its driver currently advertises."""
     lab = labels(node)
-    if lab.get("kubernetes.azure.com/accelerator") == "nvidia" or lab.get("accelerator") == "nvidia":
+    if (
+        lab.get("kubernetes.azure.com/accelerator") == "nvidia"
+        or lab.get("accelerator") == "nvidia"
+    ):
         return True
     if lab.get("nvidia.com/gpu.present") == "true" or lab.get("kaito.sh/machine-type") == "gpu":
         return True
@@ -122,7 +125,9 @@ def gpu_nodes(nodes: Iterable[Obj]) -> list[Obj]:
 
 def containers(pod: Obj, *, init: bool = False) -> list[Obj]:
     spec = pod.get("spec") or {}
-    return list(spec.get("containers") or []) + (list(spec.get("initContainers") or []) if init else [])
+    return list(spec.get("containers") or []) + (
+        list(spec.get("initContainers") or []) if init else []
+    )
 
 
 def gpu_request(pod: Obj) -> dict[str, int]:
@@ -249,7 +254,11 @@ def event_message(event: Obj) -> str:
 
 
 def recent_events(
-    events: Iterable[Obj], now: datetime, window_start: datetime, *, reasons: Iterable[str] | None = None
+    events: Iterable[Obj],
+    now: datetime,
+    window_start: datetime,
+    *,
+    reasons: Iterable[str] | None = None,
 ) -> Iterator[Obj]:
     wanted = set(reasons) if reasons is not None else None
     for event in events:

@@ -13,9 +13,13 @@ class Thresholds(BaseModel):
     stuck_minutes: float = Field(10, description="a workspace or pod stuck this long is a stall")
     kv_cache_ratio: float = Field(0.95, description="KV cache usage at or above this is KV-bound")
     slow_pull_minutes: float = Field(5, description="an image pull at least this long is slow")
-    cold_node_minutes: float = Field(30, description="a GPU node this young in a min-0 pool is cold")
+    cold_node_minutes: float = Field(
+        30, description="a GPU node this young in a min-0 pool is cold"
+    )
     lookback_minutes: float = Field(60, description="how far back events and logs count")
-    flap_transitions: int = Field(2, description="Ready/NotReady transitions that count as flapping")
+    flap_transitions: int = Field(
+        2, description="Ready/NotReady transitions that count as flapping"
+    )
     currency: str = Field("INR", description="currency for indicative GPU prices (INR or USD)")
 
     @property

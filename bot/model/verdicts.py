@@ -83,7 +83,11 @@ class Finding(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict)
 
     def sort_key(self) -> tuple[int, int, str]:
-        return (VERDICT_ORDER[self.verdict], self.row if self.row is not None else 99, self.playbook)
+        return (
+            VERDICT_ORDER[self.verdict],
+            self.row if self.row is not None else 99,
+            self.playbook,
+        )
 
 
 class Diagnosis(BaseModel):

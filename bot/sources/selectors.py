@@ -56,7 +56,8 @@ def label_predicate(selector: str | None) -> Predicate:
             key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
             tests.append(lambda lab, k=key, v=value: lab.get(k) == v)
         elif term.startswith("!"):
-            tests.append(lambda lab, k=term[1:].strip(): k not in lab)
+            absent = term[1:].strip()
+            tests.append(lambda lab, k=absent: k not in lab)
         elif re.fullmatch(r"[\w./-]+", term):
             tests.append(lambda lab, k=term: k in lab)
         else:

@@ -36,7 +36,9 @@ def _load_json(path: Path, root: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise BadInput(f"{rel}: not UTF-8 text: {exc.reason}") from exc
     except json.JSONDecodeError as exc:
-        raise BadInput(f"{rel}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+        raise BadInput(
+            f"{rel}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
     except OSError as exc:
         raise BadInput(f"{rel}: cannot read: {exc.strerror}") from exc
 
@@ -46,7 +48,9 @@ def parse_prometheus(text: str) -> list[dict[str, Any]]:
     samples = []
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            samples.append({"name": sample.name, "labels": dict(sample.labels), "value": sample.value})
+            samples.append(
+                {"name": sample.name, "labels": dict(sample.labels), "value": sample.value}
+            )
     return samples
 
 
@@ -83,9 +87,19 @@ class SnapshotSource:
             raise BadInput(f"{path}: cluster.name: required")
         captured = parse_time(data.get("captured_at"))
         if captured is None:
-            raise BadInput(f"{path}: captured_at: required RFC 3339 time, got {data.get('captured_at')!r}")
-        known = {"name", "subscription_id", "resource_group", "location", "log_analytics_workspace_id"}
-        info = ClusterInfo(**{k: (str(v) if v is not None else None) for k, v in cluster.items() if k in known})
+            raise BadInput(
+                f"{path}: captured_at: required RFC 3339 time, got {data.get('captured_at')!r}"
+            )
+        known = {
+            "name",
+            "subscription_id",
+            "resource_group",
+            "location",
+            "log_analytics_workspace_id",
+        }
+        info = ClusterInfo(
+            **{k: (str(v) if v is not None else None) for k, v in cluster.items() if k in known}
+        )
         return info, captured
 
     def _parse_all(self) -> None:
@@ -117,17 +131,21 @@ class SnapshotSource:
         elif folder == "azure":
             if not isinstance(data, dict):
                 raise BadInput(f"{rel}: expected an ARM response object")
-            if rel.endswith(("usages.json", "skus.json", "agent-pools.json", "registries.json")) and not isinstance(
-                data.get("value"), list
-            ):
+            if rel.endswith(
+                ("usages.json", "skus.json", "agent-pools.json", "registries.json")
+            ) and not isinstance(data.get("value"), list):
                 raise BadInput(f"{rel}: expected an ARM list body with a value array")
         elif folder == "loganalytics":
             tables = data.get("tables") if isinstance(data, dict) else None
             if not isinstance(tables, list) or not all(
-                isinstance(t, dict) and isinstance(t.get("columns"), list) and isinstance(t.get("rows"), list)
+                isinstance(t, dict)
+                and isinstance(t.get("columns"), list)
+                and isinstance(t.get("rows"), list)
                 for t in tables
             ):
-                raise BadInput(f"{rel}: expected a Log Analytics response with tables[].columns/rows")
+                raise BadInput(
+                    f"{rel}: expected a Log Analytics response with tables[].columns/rows"
+                )
 
     # ---- answering -----------------------------------------------------------------------
 
@@ -193,8 +211,17 @@ class SnapshotSource:
             for container in kube.containers(pod):
                 for previous in (False, True):
                     suffix = ".previous.log" if previous else ".log"
-                    path = logs_dir / kube.namespace(pod) / kube.name(pod) / f"{container.get('name')}{suffix}"
-                    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+                    path = (
+                        logs_dir
+                        / kube.namespace(pod)
+                        / kube.name(pod)
+                        / f"{container.get('name')}{suffix}"
+                    )
+                    text = (
+                        path.read_text(encoding="utf-8", errors="replace")
+                        if path.is_file()
+                        else None
+                    )
                     if text is None and previous:
                         continue
                     out.append(
@@ -218,7 +245,11 @@ class SnapshotSource:
         for pod in pods:
             rel = f"kubernetes/metrics/{kube.namespace(pod)}/{kube.name(pod)}.prom"
             out.append(
-                {"namespace": kube.namespace(pod), "pod": kube.name(pod), "samples": self._metrics.get(rel)}
+                {
+                    "namespace": kube.namespace(pod),
+                    "pod": kube.name(pod),
+                    "samples": self._metrics.get(rel),
+                }
             )
         return Answer(q, out)
 
@@ -237,7 +268,9 @@ class SnapshotSource:
         data = self._json.get(rel)
         return self._not_captured(q, rel) if data is None else Answer(q, data)
 
-    _azure_usages = _azure_skus = _azure_managed_cluster = _azure_agent_pools = _azure_registries = _azure
+    _azure_usages = _azure_skus = _azure_managed_cluster = _azure_agent_pools = (
+        _azure_registries
+    ) = _azure
 
     def _loganalytics_query(self, q: Question) -> Answer:
         rel = f"loganalytics/{q.param('query')}.json"

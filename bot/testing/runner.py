@@ -36,9 +36,13 @@ class _CaseSource:
 
     kind = "test"
 
-    def __init__(self, snapshot: SnapshotSource | None, overrides: dict[Question, Answer], now: datetime) -> None:
+    def __init__(
+        self, snapshot: SnapshotSource | None, overrides: dict[Question, Answer], now: datetime
+    ) -> None:
         self.snapshot, self.overrides, self._now = snapshot, overrides, now
-        self.cluster = snapshot.cluster if snapshot else ClusterInfo(name="test-cluster", location="eastus2")
+        self.cluster = (
+            snapshot.cluster if snapshot else ClusterInfo(name="test-cluster", location="eastus2")
+        )
 
     def now(self) -> datetime:
         return self._now
@@ -93,7 +97,9 @@ def _load_override(path: Path, text: str) -> Any:
     return yaml.safe_load(text)
 
 
-def _overrides(case: Case, playbook: Playbook, base: Path) -> tuple[dict[Question, Answer], list[str]]:
+def _overrides(
+    case: Case, playbook: Playbook, base: Path
+) -> tuple[dict[Question, Answer], list[str]]:
     out, problems = {}, []
     for name, override in case.evidence.items():
         question = playbook.questions.get(name)
@@ -105,7 +111,9 @@ def _overrides(case: Case, playbook: Playbook, base: Path) -> tuple[dict[Questio
         elif override.file is not None:
             path = base / override.file
             try:
-                out[question] = Answer(question, _load_override(path, path.read_text(encoding="utf-8")))
+                out[question] = Answer(
+                    question, _load_override(path, path.read_text(encoding="utf-8"))
+                )
             except (OSError, ValueError, yaml.YAMLError) as exc:
                 problems.append(f"evidence {name!r}: cannot load {override.file}: {exc}")
         else:
@@ -135,7 +143,9 @@ def _compare(case: Case, f: Finding) -> list[str]:
             continue
         for key, value in params.items():
             if offer.params.get(key) != value:
-                failures.append(f"fix_params {fix_id}.{key}: exp {value!r} got {offer.params.get(key)!r}")
+                failures.append(
+                    f"fix_params {fix_id}.{key}: exp {value!r} got {offer.params.get(key)!r}"
+                )
     for step, needles in exp.lines.items():
         text = "\n".join(by_step[step].lines) if step in by_step else ""
         for needle in needles:
@@ -165,8 +175,12 @@ def run_case(case: Case, playbook: Playbook, base: Path, file: str) -> CaseResul
         return result
     source = _CaseSource(snapshot, overrides, now)
     scope = Scope(*(case.scope.split("/", 1) if "/" in (case.scope or "") else (case.scope, None)))
-    ctx = CheckContext(now=now, thresholds=case.thresholds or Thresholds(), scope=scope,
-                       cluster=source.cluster.as_dict())
+    ctx = CheckContext(
+        now=now,
+        thresholds=case.thresholds or Thresholds(),
+        scope=scope,
+        cluster=source.cluster.as_dict(),
+    )
     finding = run_playbook(playbook, EvidenceCache(source), ctx)
     result.finding = finding
     result.failures = _compare(case, finding)
@@ -193,13 +207,18 @@ def load_file(path: Path) -> TestFile:
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            msg = (
+                "unknown key"
+                if err["type"] == "extra_forbidden"
+                else err["msg"].removeprefix("Value error, ")
+            )
             problems.append(f"{path}:{line_for(loc, lines)}: {dotted(loc)}: {msg}")
         raise CatalogError(problems) from exc
 
 
-def run_paths(paths: list[Path], *, catalog: Catalog, name_filter: str | None = None,
-              coverage: bool = False) -> Report:
+def run_paths(
+    paths: list[Path], *, catalog: Catalog, name_filter: str | None = None, coverage: bool = False
+) -> Report:
     report = Report(coverage_required=coverage)
     seen: dict[tuple[str, str], set[str]] = {}
     pattern = re.compile(name_filter) if name_filter else None
@@ -230,5 +249,7 @@ def run_paths(paths: list[Path], *, catalog: Catalog, name_filter: str | None = 
                 for want in ("confirmed", "not"):
                     if want not in got:
                         what = "confirmed" if want == "confirmed" else "not confirmed"
-                        report.uncovered.append(f"{playbook.path}: step {step.id}: never expected {what}")
+                        report.uncovered.append(
+                            f"{playbook.path}: step {step.id}: never expected {what}"
+                        )
     return report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,10 @@ from bot.checks import _readiness as rd
 from bot.checks.readiness import _idle_by_node, gpu_demand
 from bot.engine.loader import load_catalog
 from bot.engine.runner import diagnose
-from bot.model.playbook import AlertRoute, RunbookSpec
+from bot.model.playbook import RunbookSpec
 from bot.model.verdicts import Verdict
 from bot.render import morning
+from bot.slack.alerts import Alert, is_probably_alert, route
 from bot.sources.snapshot import SnapshotSource
 from tests.scenarios.builder import base, catalog
 from tests.scenarios.builder import readiness as scenarios
@@ -314,106 +314,156 @@ def _full_routes() -> RunbookSpec:
     )
 
 
-def _matches(
-    route: AlertRoute, alertname: str | None, labels: dict[str, str], text: str | None
-) -> bool:
-    m = route.match
-    if m.text is not None:
-        return text is not None and re.search(m.text, text) is not None
-    if m.alertname is not None and (alertname is None or not re.fullmatch(m.alertname, alertname)):
-        return False
-    return all(k in labels and re.fullmatch(v, labels[k]) for k, v in m.labels.items())
+ROWS = [
+    "quota-exhausted",
+    "sku-unavailable",
+    "no-cuda-device",
+    "driver-conflict",
+    "oom-at-load",
+    "oom-under-load",
+    "pod-pending",
+    "inference-crashloop",
+    "scale-down-blocked",
+    "cold-start",
+    "kv-cache-bound",
+    "time-slicing-oom",
+    "spot-eviction",
+    "slow-image-pull",
+]
 
 
-def _route(
-    alertname: str | None = None, labels: dict[str, str] | None = None, text: str | None = None
-) -> str:
-    """First route that matches (the order the file promises), else `fallback`."""
-    for route in _full_routes().routes:
-        if _matches(route, alertname, labels or {}, text):
-            return route.name
-    return "fallback"
+def _routed(
+    name: str = "",
+    labels: dict[str, str] | None = None,
+    text: str = "",
+    source: str = "alertmanager",
+) -> list[str]:
+    """What the Slack/webhook router runs for this alert under the full routes."""
+    alert = Alert(source, name, "firing", {"alertname": name, **(labels or {})}, text)
+    return route(alert, _full_routes())
 
 
 @pytest.mark.parametrize(
-    ("alertname", "labels", "route"),
+    ("name", "labels", "first", "absent"),
     [
         (
             "KubePodCrashLooping",
             {"namespace": "gpu-resources", "pod": "nvidia-device-plugin-daemonset-x7k2p"},
-            "NVIDIA device plugin or driver pod unhealthy",
+            ["device-plugin-unhealthy", "gpu-not-advertised", "no-cuda-device", "driver-conflict"],
+            [],
         ),
         (
             "KubePodCrashLooping",
             {"namespace": "default", "pod": "workspace-phi-4-0"},
-            "any pod crashlooping",
+            ["inference-crashloop", "oom-at-load"],
+            ["device-plugin-unhealthy"],
         ),
         (
             "KubeDaemonSetRolloutStuck",
             {"daemonset": "nvidia-device-plugin-daemonset"},
-            "NVIDIA DaemonSet not rolled out",
+            ["device-plugin-unhealthy"],
+            [],
         ),
-        ("KubeDaemonSetRolloutStuck", {"daemonset": "kube-proxy"}, "fallback"),
-        ("GPUMissing", {}, "GPU missing from a node"),
+        ("GPUMissing", {"node": "aks-gpua100-12345678-vmss000000"}, ["gpu-not-advertised"], []),
         (
             "DCGM_FI_DEV_XID_ERRORS",
             {"gpu": "0", "err_code": "79"},
-            "DCGM XID errors (driver or hardware fault)",
+            ["no-cuda-device", "driver-conflict", "gpu-not-advertised"],
+            ["quota-exhausted"],
         ),
-        ("DCGM_FI_DEV_FB_USED", {}, "DCGM framebuffer memory high"),
-        ("KaitoWorkspaceNotReady", {"workspace": "workspace-phi-3"}, "KAITO workspace not ready"),
+        ("DCGM_FI_DEV_FB_USED", {}, ["oom-under-load", "kv-cache-bound"], []),
         (
-            "KubeNodeNotReady",
-            {"node": "aks-gpua100-12345678-vmss000000"},
-            "GPU node NotReady or flapping",
+            "KaitoWorkspaceNotReady",
+            {"namespace": "default", "workspace": "workspace-phi-3"},
+            ["quota-exhausted", "sku-unavailable"],
+            [],
         ),
-        ("KubeDeploymentReplicasMismatch", {"deployment": "vllm-summarizer"}, "replicas missing"),
-        ("KubeStatefulSetReplicasMismatch", {"statefulset": WS}, "replicas missing"),
-        ("GPU quota usage above 90 percent", {}, "quota usage"),
-        (
-            "KubeQuotaExceeded",
-            {"namespace": "ml"},
-            "fallback",
-        ),  # a namespace ResourceQuota, not Azure
-        ("vLLMKVCacheUsageHigh", {}, "vLLM KV cache pinned"),
-        ("Idle GPU node over 2h", {}, "idle GPU or scale-down not happening"),
-        ("SomethingElseEntirely", {}, "fallback"),
+        ("KubeNodeNotReady", {"node": "aks-gpua100-12345678-vmss000000"}, ["driver-conflict"], []),
+        ("KubeStatefulSetReplicasMismatch", {"statefulset": WS}, ["pod-pending"], []),
+        ("vLLMKVCacheUsageHigh", {}, ["kv-cache-bound", "oom-under-load"], []),
     ],
 )
 def test_alerts_route_to_the_rows_that_can_confirm_them(
-    alertname: str, labels: dict[str, str], route: str
+    name: str, labels: dict[str, str], first: list[str], absent: list[str]
 ) -> None:
-    assert _route(alertname, labels) == route
+    ids = _routed(name, labels)
+    assert ids[: len(first)] == first
+    assert not set(absent) & set(ids)
+    assert ids != ROWS  # matched, not the fallback
+
+
+def test_kaito_alert_adds_the_workspace_rung_and_the_annotation_text() -> None:
+    ids = _routed(
+        "KaitoWorkspaceNotReady", {"workspace": "workspace-phi-3"}, "ResourceReady False for 10m"
+    )
+    assert "workspace-not-ready" in ids and "driver-conflict" in ids
 
 
 @pytest.mark.parametrize(
-    ("text", "route"),
+    ("name", "source"),
     [
-        ("RuntimeError: CUDA error: no CUDA-capable device is detected", "no CUDA device in a log"),
-        (
-            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
-            "CUDA out of memory in a log",
-        ),
+        ("KubeQuotaExceeded", "alertmanager"),
+        ("KubeDaemonSetRolloutStuck", "alertmanager"),
+        ("Disk space low on build agents", "azure-monitor"),
+    ],
+)
+def test_unrelated_alerts_run_the_full_triage(name: str, source: str) -> None:
+    labels = {"daemonset": "kube-proxy"} if "DaemonSet" in name else {"namespace": "ml"}
+    assert _routed(name, labels, source=source) == ROWS
+
+
+def test_azure_monitor_quota_rule() -> None:
+    ids = _routed(
+        "GPU quota usage above 90 percent",
+        source="azure-monitor",
+        text="GPU quota usage above 90 percent\nstandardNCADSA100v4Family in eastus2",
+    )
+    assert ids == ["quota-exhausted", "quota-no-headroom"]
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("RuntimeError: CUDA error: no CUDA-capable device is detected", "no-cuda-device"),
+        ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "oom-at-load"),
         (
             'Back-off pulling image "mlmodels.azurecr.io/llama:1": ImagePullBackOff',
-            "image pull trouble",
+            "slow-image-pull",
         ),
         (
             "0/3 nodes are available: 1 Insufficient nvidia.com/gpu, "
             "2 node(s) had untolerated taint",
-            "scheduling failure message",
+            "pod-pending",
         ),
         (
             "Operation could not be completed as it results in exceeding approved "
             "standardNCADSA100v4Family Cores quota",
-            "quota error message",
+            "quota-exhausted",
         ),
-        ("our first request every morning is slow", "first request slow"),
-        ("good morning team", None),
+        ("our first request every morning is slow again", "cold-start"),
+        (
+            '/v1/models returns 503: no endpoints available for service "workspace-phi-4"',
+            "endpoint-not-answering",
+        ),
     ],
 )
-def test_plain_text_routes(text: str, route: str | None) -> None:
-    assert _route(text=text) == (route or "fallback")
+def test_plain_text_posts_route_on_error_signatures(text: str, first: str) -> None:
+    alert = Alert("text", "", "firing", {}, text)
+    assert is_probably_alert(alert, _full_routes())
+    assert _routed(text=text, source="text")[0] == first
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "good morning team",
+        "should we try time-slicing on the dev pool?",
+        "the KV cache talk was great",
+        "is anyone looking at spot pricing?",
+    ],
+)
+def test_everyday_chatter_is_not_an_alert(text: str) -> None:
+    assert not is_probably_alert(Alert("text", "", "firing", {}, text), _full_routes())
 
 
 def test_branch_copy_of_alert_routes_is_the_full_file_trimmed_to_loaded_playbooks(cat: Any) -> None:
@@ -422,32 +472,16 @@ def test_branch_copy_of_alert_routes_is_the_full_file_trimmed_to_loaded_playbook
     loaded = set(cat.playbooks)
     expected = [r.name for r in full.values() if any(p in loaded for p in r.playbooks)]
     assert [r.name for r in branch.routes] == expected
-    for route in branch.routes:
-        assert route.match == full[route.name].match
-        assert route.playbooks == [p for p in full[route.name].playbooks if p in loaded]
+    for r in branch.routes:
+        assert r.match == full[r.name].match
+        assert r.playbooks == [p for p in full[r.name].playbooks if p in loaded]
     assert branch.fallback == [p for p in _full_routes().fallback if p in loaded]
 
 
 def test_full_routes_name_only_known_rows_and_readiness_ids() -> None:
-    rows = [
-        "quota-exhausted",
-        "sku-unavailable",
-        "no-cuda-device",
-        "driver-conflict",
-        "oom-at-load",
-        "oom-under-load",
-        "pod-pending",
-        "inference-crashloop",
-        "scale-down-blocked",
-        "cold-start",
-        "kv-cache-bound",
-        "time-slicing-oom",
-        "spot-eviction",
-        "slow-image-pull",
-    ]
     full = _full_routes()
-    assert full.fallback == rows  # the full triage, in the seed's row order
-    assert set(full.all_playbook_ids()) <= set(rows) | set(morning.LADDER)
+    assert full.fallback == ROWS  # the full triage, in the seed's row order
+    assert set(full.all_playbook_ids()) <= set(ROWS) | set(morning.LADDER)
 
 
 # ---- the morning report ----------------------------------------------------------------------

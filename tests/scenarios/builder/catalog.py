@@ -13,6 +13,7 @@ import yaml
 from tests.scenarios.builder import base
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT.parent.parent / "bot" / "data" / "demo"  # bundled in the package for --demo
 
 
 def load() -> dict[str, base.Scenario]:
@@ -23,8 +24,12 @@ def load() -> dict[str, base.Scenario]:
     return base.SCENARIOS
 
 
+def target_of(scenario: base.Scenario, root: Path) -> Path:
+    return (root / "_demo") if scenario.path == "demo" and root != ROOT else DEMO if scenario.path == "demo" else root / scenario.path
+
+
 def write(scenario: base.Scenario, root: Path) -> None:
-    target = root / scenario.path
+    target = target_of(scenario, root)
     scenario.build().write(target)
     expect = {"description": scenario.description, "confirmed": list(scenario.confirmed)}
     (target / "expect.yaml").write_text(yaml.safe_dump(expect, sort_keys=False), encoding="utf-8")
@@ -53,9 +58,9 @@ def compare_all(root: Path = ROOT) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         for path, scenario in sorted(load().items()):
             write(scenario, Path(tmp))
-            committed = root / path
+            committed = target_of(scenario, root)
             if not committed.is_dir():
                 drift.append(f"{path}: not committed (run python -m tests.scenarios.builder)")
                 continue
-            drift += _diff(Path(tmp) / path, committed, path)
+            drift += _diff(target_of(scenario, Path(tmp)), committed, path)
     return drift

@@ -134,3 +134,9 @@ def quota_regional_cap() -> Cluster:
     c.usage("standardNCADSA100v4Family").update(currentValue=0, limit=96)
     c.usage("cores").update(currentValue=340, limit=350)
     return c
+
+
+@scenario("demo", confirmed=["quota-exhausted"],
+          description="The demo bundled with gpubot: a second workspace waits on a full A100 family quota.")
+def demo() -> Cluster:
+    return quota_second_node()

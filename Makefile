@@ -1,0 +1,51 @@
+# gpubot: `make demo` and `make test` work on a fresh machine (Python >= 3.11).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip --disable-pip-version-check -q
+
+.PHONY: demo test lint unit scenarios schema wheel clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools wheel
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	touch $@ $(VENV)/.runtime
+
+## demo: install and diagnose the demo snapshot bundled with gpubot
+demo: $(VENV)/.runtime
+	$(BIN)/gpubot diagnose --demo
+
+## test: lint (ruff, import-linter, playbooks, schema) and the whole test suite
+test: $(VENV)/.dev lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check bot tests
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/gpubot playbooks lint
+	$(BIN)/gpubot playbooks schema | cmp -s - playbooks/playbook.schema.json || \
+	  (echo "playbooks/playbook.schema.json is stale: run make schema" && exit 1)
+	$(BIN)/gpubot playbooks schema --runbook | cmp -s - runbooks/runbook.schema.json || \
+	  (echo "runbooks/runbook.schema.json is stale: run make schema" && exit 1)
+
+## schema: regenerate the shipped JSON Schemas
+schema: $(VENV)/.dev
+	$(BIN)/gpubot playbooks schema > playbooks/playbook.schema.json
+	$(BIN)/gpubot playbooks schema --runbook > runbooks/runbook.schema.json
+
+## scenarios: regenerate tests/scenarios/* and the bundled demo from tests/scenarios/builder
+scenarios: $(VENV)/.dev
+	$(BIN)/python -m tests.scenarios.builder
+
+wheel: $(VENV)/.dev
+	$(BIN)/pip wheel --no-deps -q -w dist .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,45 @@
+"""gpubot's own Prometheus metrics (served on /metrics by `gpubot serve`)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+DIAGNOSES = Counter(
+    "gpubot_diagnoses_total",
+    "Diagnoses run, by trigger and outcome",
+    ["trigger", "outcome"],
+    registry=REGISTRY,
+)
+FINDINGS = Counter(
+    "gpubot_findings_total",
+    "Findings produced, by playbook and verdict",
+    ["playbook", "verdict"],
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "gpubot_alerts_total",
+    "Alerts received, by source and status",
+    ["source", "status"],
+    registry=REGISTRY,
+)
+QUEUE = Gauge("gpubot_diagnosis_queue_depth", "Diagnoses running or waiting", registry=REGISTRY)
+BUSY = Counter(
+    "gpubot_busy_rejections_total",
+    "Requests answered 'busy' because the pool was full",
+    registry=REGISTRY,
+)
+DURATION = Histogram(
+    "gpubot_diagnosis_seconds",
+    "Wall time of a diagnosis",
+    ["trigger"],
+    registry=REGISTRY,
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+)
+WEBHOOK_REJECTED = Counter(
+    "gpubot_webhook_rejected_total",
+    "Alert webhooks refused, by reason",
+    ["reason"],
+    registry=REGISTRY,
+)

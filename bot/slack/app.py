@@ -1,0 +1,252 @@
+"""The Bolt app: `/gpu`, alert posts in incident channels, acknowledge/snooze buttons."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot import metrics
+from bot.engine.service import Diagnoser
+from bot.model.context import Scope
+from bot.model.playbook import RunbookSpec
+from bot.slack import alerts, commands
+from bot.slack.decorate import Decorator
+from bot.slack.delivery import deliver
+from bot.slack.pool import JobPool
+from bot.slack.settings import SlackConfig, SlackEnv
+from bot.store.db import Store
+
+log = logging.getLogger("gpubot.slack")
+BUSY = ":no_entry: Every diagnosis slot is busy ({active} running). Try again in a minute."
+
+
+def web_client(env: SlackEnv) -> WebClient:
+    client = WebClient(token=env.bot_token, base_url=env.api_url, timeout=15)
+    client.retry_handlers = [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+    ]
+    return client
+
+
+class GpuBot:
+    def __init__(
+        self,
+        *,
+        diagnoser: Diagnoser,
+        store: Store,
+        config: SlackConfig,
+        env: SlackEnv,
+        client: WebClient | None = None,
+        socket_mode: bool = False,
+    ) -> None:
+        self.diagnoser, self.store, self.config, self.env = diagnoser, store, config, env
+        self.client = client or web_client(env)
+        self.pool = JobPool(config.workers, config.queue)
+        metrics.QUEUE.set_function(lambda: self.pool.active)
+        self.routes: RunbookSpec = diagnoser.catalog.runbook("alert-routes")
+        self.decorator = Decorator(store=store, config=config)
+        self.app = App(
+            client=self.client,
+            signing_secret=env.signing_secret or "",
+            request_verification_enabled=not socket_mode,
+            token_verification_enabled=True,
+            ignoring_self_events_enabled=True,
+        )
+        self.bot_user_id: str | None = None
+        self.app.command("/gpu")(self.on_command)
+        self.app.event("message")(self.on_message)
+        self.app.action({"action_id": r"^(ack|snooze):.+"})(self.on_ack)
+
+    # ---- /gpu ----------------------------------------------------------------------------
+
+    def on_command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        channel = command.get("channel_id", "")
+        if self.config.channels and channel not in self.config.channels:
+            ack(":lock: `/gpu` is not enabled in this channel. Ask the gpubot owners to add it.")
+            return
+        try:
+            cmd = commands.parse(command.get("text", ""), self.diagnoser.cluster_names)
+        except commands.UsageError as exc:
+            ack(f":warning: {exc}\n{commands.USAGE}")
+            return
+        if cmd.action == "help":
+            ack(commands.USAGE)
+            return
+        runbook = "morning-readiness" if cmd.action == "morning" else "triage"
+        total = self.diagnoser.playbook_count(runbook)
+        what = "Morning readiness" if cmd.action == "morning" else "Diagnosing"
+        target = f" {cmd.namespace}/{cmd.workspace or ''}".rstrip("/") if cmd.namespace else ""
+        title = f"{what} {cmd.cluster or ''}{target} ({total} checks)".replace("  ", " ")
+        if (
+            self.pool.submit(
+                self._run_command, cmd, runbook, channel, title, total, respond, command
+            )
+            is None
+        ):
+            ack(BUSY.format(active=self.pool.active))
+            return
+        ack(f"{title}…")
+
+    def _run_command(
+        self,
+        cmd: commands.Command,
+        runbook: str,
+        channel: str,
+        title: str,
+        total: int,
+        respond: Respond,
+        command: dict[str, Any],
+    ) -> None:
+        scope = Scope(cmd.namespace, cmd.workspace)
+        try:
+            deliver(
+                self.client,
+                channel=channel,
+                title=title,
+                total=total,
+                run=lambda progress: self.diagnoser.run(
+                    cmd.cluster, runbook=runbook, scope=scope, on_finding=progress
+                ),
+                decorate=self.decorator.decorate,
+            )
+        except Exception as exc:
+            log.exception("diagnosis for /gpu failed")
+            respond(
+                text=f":x: The diagnosis could not be posted here ({type(exc).__name__}). "
+                "Invite the bot to this channel, or check its logs.",
+                response_type="ephemeral",
+            )
+
+    # ---- alerts in incident channels -----------------------------------------------------
+
+    def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        channel, ts = event.get("channel", ""), event.get("ts", "")
+        if event.get("subtype") in (
+            "message_changed",
+            "message_deleted",
+            "channel_join",
+            "bot_add",
+        ):
+            return
+        if event.get("thread_ts") and event.get("thread_ts") != ts:
+            return  # replies in threads, ours included, are conversation, not alerts
+        if self.config.incident_channels and channel not in self.config.incident_channels:
+            return
+        alert = alerts.from_slack_message(event)
+        if alert is None or not alerts.is_probably_alert(alert, self.routes):
+            return
+        if not self.store.first_time(f"event:{body.get('event_id') or ''}:{channel}:{ts}"):
+            return
+        if not self.store.first_time(f"msg:{channel}:{ts}"):
+            return
+        if self.pool.submit(self.triage_alert, alert, channel, ts) is None:
+            self.client.chat_postMessage(
+                channel=channel, thread_ts=ts, text=BUSY.format(active=self.pool.active)
+            )
+
+    def triage_alert(self, alert: alerts.Alert, channel: str, ts: str | None) -> None:
+        """Triage into the alert's own thread; repeated firings reuse the first thread."""
+        thread = self.store.alert_thread(alert.fingerprint)
+        if thread is None and alert.status == "resolved":
+            return
+        if thread is None:
+            if ts is None:  # a webhook alert: open a thread for it in the alert channel
+                head = self.client.chat_postMessage(
+                    channel=channel,
+                    text=f":rotating_light: {alert.name or 'Alert'} firing — triage in the thread.",
+                )
+                ts = str(head["ts"])
+            if not self.store.open_alert_thread(alert.fingerprint, channel, ts):
+                thread = self.store.alert_thread(alert.fingerprint)  # another delivery won the race
+        if thread is not None:
+            self.store.touch_alert_thread(alert.fingerprint, alert.status)
+            if alert.status == "resolved":
+                self.client.chat_postMessage(
+                    channel=thread.channel,
+                    thread_ts=thread.thread_ts,
+                    text=f":white_check_mark: {alert.name or 'Alert'} resolved.",
+                )
+                return
+            channel, ts = thread.channel, thread.thread_ts
+            self.client.chat_postMessage(
+                channel=channel,
+                thread_ts=ts,
+                text=f":repeat: {alert.name or 'Alert'} fired again "
+                f"({thread.firings + 1} firings); re-triaging.",
+            )
+        playbooks = alerts.route(alert, self.routes)
+        names = self.diagnoser.cluster_names
+        cluster = alert.labels.get("cluster") if alert.labels.get("cluster") in names else None
+        if cluster is None and len(names) == 1:
+            cluster = names[0]
+        scope = Scope(alert.namespace, alert.workspace) if alert.namespace else Scope()
+        deliver(
+            self.client,
+            channel=channel,
+            thread_ts=ts,
+            title=f"Triage for {alert.name or 'alert'} ({len(playbooks)} checks)",
+            total=len(playbooks),
+            run=lambda progress: self.diagnoser.run(
+                cluster, playbooks=playbooks, scope=scope, on_finding=progress
+            ),
+            decorate=self.decorator.decorate,
+            trigger="alert",
+        )
+
+    def triage_webhook(self, alert: alerts.Alert) -> bool:
+        """An alert POSTed to /alerts/*: triaged into the configured alert channel."""
+        channel = self.config.alert_channel
+        if not channel:
+            log.warning("alert %s received but slack.alert_channel is not configured", alert.name)
+            return False
+        key = f"webhook:{alert.fingerprint}:{alert.status}:{datetime.now(UTC):%Y%m%d%H%M}"
+        if not self.store.first_time(key):
+            return False  # the same notification delivered twice within the minute
+        if self.pool.submit(self.triage_alert, alert, channel, None) is None:
+            metrics.BUSY.inc()
+            return False
+        return True
+
+    # ---- acknowledge / snooze ------------------------------------------------------------
+
+    def on_ack(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        kind, _, playbook = str(action.get("action_id", "")).partition(":")
+        cluster = str(action.get("value") or "")[:255]
+        user = str((body.get("user") or {}).get("id", ""))
+        if (
+            playbook not in self.diagnoser.catalog.playbooks
+            or cluster not in self.diagnoser.cluster_names
+        ):
+            respond(
+                text=":warning: That button no longer matches a finding.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        until = (
+            datetime.now(UTC) + timedelta(hours=self.config.snooze_hours)
+            if kind == "snooze"
+            else None
+        )
+        self.store.acknowledge(
+            cluster=cluster, playbook=playbook, kind=kind, user_id=user, until=until
+        )
+        what = f"snoozed for {self.config.snooze_hours:g} h" if kind == "snooze" else "acknowledged"
+        respond(
+            text=f"<@{user}> {what} *{playbook}* on {cluster}: "
+            "the next triage says so instead of paging.",
+            response_type="in_channel",
+            replace_original=False,
+        )

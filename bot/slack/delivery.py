@@ -1,0 +1,100 @@
+"""Post a diagnosis: one progress message updated in place, then the summary and thread details."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import metrics
+from bot.model.verdicts import Diagnosis, Finding
+from bot.render import slack as slack_render
+
+log = logging.getLogger("gpubot.slack")
+PROGRESS_EVERY_S = 1.5
+
+
+class Progress:
+    """Updates the progress message as rows finish, at most every PROGRESS_EVERY_S seconds."""
+
+    def __init__(self, client: WebClient, channel: str, ts: str, title: str, total: int) -> None:
+        self.client, self.channel, self.ts, self.title, self.total = (
+            client,
+            channel,
+            ts,
+            title,
+            total,
+        )
+        self.done, self.confirmed = 0, 0
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def text(self) -> str:
+        found = f" · {self.confirmed} confirmed so far" if self.confirmed else ""
+        return f":hourglass_flowing_sand: {self.title} [{self.done}/{self.total} checks]{found}"
+
+    def advance(self, finding: Finding) -> None:
+        with self._lock:
+            self.done += 1
+            self.confirmed += finding.verdict == "confirmed"
+            now = time.monotonic()
+            if now - self._last < PROGRESS_EVERY_S and self.done < self.total:
+                return
+            self._last = now
+            text = self.text()
+        try:
+            self.client.chat_update(channel=self.channel, ts=self.ts, text=text)
+        except SlackApiError as exc:  # progress is best effort; the result is what matters
+            log.warning("progress update failed: %s", exc.response.get("error"))
+
+
+def deliver(
+    client: WebClient,
+    *,
+    channel: str,
+    title: str,
+    total: int,
+    run: Callable[[Callable[[Finding], None]], Diagnosis],
+    thread_ts: str | None = None,
+    decorate: Callable[[list[dict[str, Any]], Diagnosis], list[dict[str, Any]]] | None = None,
+    trigger: str = "slash",
+) -> tuple[str, Diagnosis]:
+    """Post progress, run the diagnosis, replace progress with the summary, thread the details.
+
+    Returns the ts of the summary message (the thread parent) and the diagnosis.
+    """
+    first = client.chat_postMessage(
+        channel=channel,
+        thread_ts=thread_ts,
+        text=f":hourglass_flowing_sand: {title} [0/{total} checks]",
+    )
+    ts = str(first["ts"])
+    channel = str(first.get("channel") or channel)
+    progress = Progress(client, channel, ts, title, total)
+    started = time.monotonic()
+    try:
+        diagnosis = run(progress.advance)
+    except Exception:
+        metrics.DIAGNOSES.labels(trigger, "error").inc()
+        raise
+    metrics.DURATION.labels(trigger).observe(time.monotonic() - started)
+    outcome = "confirmed" if any(f.verdict == "confirmed" for f in diagnosis.findings) else "clear"
+    metrics.DIAGNOSES.labels(trigger, outcome).inc()
+    for f in diagnosis.findings:
+        metrics.FINDINGS.labels(f.playbook, str(f.verdict)).inc()
+    messages = slack_render.render_messages(diagnosis)
+    if decorate is not None:
+        messages = decorate(messages, diagnosis)
+    head, *rest = messages
+    client.chat_update(channel=channel, ts=ts, text=head["text"], blocks=head["blocks"])
+    parent = thread_ts or ts
+    for message in rest:
+        client.chat_postMessage(
+            channel=channel, thread_ts=parent, text=message["text"], blocks=message["blocks"]
+        )
+    return ts, diagnosis

@@ -1,0 +1,211 @@
+"""Store operations. Every exactly-once promise rests on a primary-key insert that only one
+replica can win; nothing here reads-then-writes without the database deciding."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, create_engine, delete, insert, or_, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from bot.store import tables
+
+MIGRATION_LOCK = 727_001  # PostgreSQL advisory lock id: one replica migrates at a time
+
+
+def default_url() -> str:
+    env = os.environ.get("GPUBOT_DATABASE_URL")
+    if env:
+        return env
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "gpubot"
+    state.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{state / 'gpubot.db'}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Ack:
+    cluster: str
+    playbook: str
+    kind: str
+    user_id: str
+    until: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertThread:
+    fingerprint: str
+    channel: str
+    thread_ts: str
+    status: str
+    firings: int
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
+        url = url or default_url()
+        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        store = cls(create_engine(url, **kwargs))
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("bot.store") / "migrations"))
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # ---- dedupe and claims ---------------------------------------------------------------
+
+    def first_time(self, key: str) -> bool:
+        """True exactly once per key across every replica sharing the database."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(tables.dedupe).values(key=key[:255], created_at=_now()))
+            return True
+        except IntegrityError:
+            return False
+
+    def claim(self, key: str, owner: str, *, ttl: timedelta | None = None) -> bool:
+        """Take `key` for `owner`; an expired claim may be taken over. Only one caller wins."""
+        now = _now()
+        expires = now + ttl if ttl else None
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(tables.claims).values(
+                        key=key[:255], owner=owner, created_at=now, expires_at=expires
+                    )
+                )
+            return True
+        except IntegrityError:
+            pass
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(tables.claims)
+                .where(
+                    and_(
+                        tables.claims.c.key == key[:255],
+                        tables.claims.c.expires_at.is_not(None),
+                        tables.claims.c.expires_at < now,
+                    )
+                )
+                .values(owner=owner, created_at=now, expires_at=expires)
+            )
+            return taken.rowcount == 1
+
+    def claim_owner(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tables.claims.c.owner).where(tables.claims.c.key == key[:255])
+            ).first()
+        return None if row is None else str(row[0])
+
+    # ---- alert threads -------------------------------------------------------------------
+
+    def alert_thread(self, fingerprint: str) -> AlertThread | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tables.alert_threads).where(
+                    tables.alert_threads.c.fingerprint == fingerprint
+                )
+            ).first()
+        if row is None:
+            return None
+        return AlertThread(row.fingerprint, row.channel, row.thread_ts, row.status, row.firings)
+
+    def open_alert_thread(self, fingerprint: str, channel: str, thread_ts: str) -> bool:
+        """Record the thread of an alert's first firing; False if another replica already did."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(tables.alert_threads).values(
+                        fingerprint=fingerprint,
+                        channel=channel,
+                        thread_ts=thread_ts,
+                        status="firing",
+                        firings=1,
+                        updated_at=_now(),
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    def touch_alert_thread(self, fingerprint: str, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tables.alert_threads)
+                .where(tables.alert_threads.c.fingerprint == fingerprint)
+                .values(
+                    status=status,
+                    firings=tables.alert_threads.c.firings + (1 if status == "firing" else 0),
+                    updated_at=_now(),
+                )
+            )
+
+    # ---- acknowledgements and snoozes ----------------------------------------------------
+
+    def acknowledge(
+        self, *, cluster: str, playbook: str, kind: str, user_id: str, until: datetime | None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(tables.acknowledgements).values(
+                    cluster=cluster,
+                    playbook=playbook,
+                    kind=kind,
+                    user_id=user_id,
+                    until=until,
+                    created_at=_now(),
+                )
+            )
+
+    def active_acks(self, cluster: str, now: datetime | None = None) -> dict[str, Ack]:
+        """Latest ack or unexpired snooze per playbook of one cluster."""
+        now = now or _now()
+        t = tables.acknowledgements
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t)
+                .where(and_(t.c.cluster == cluster, or_(t.c.until.is_(None), t.c.until > now)))
+                .order_by(t.c.created_at)
+            ).all()
+        out: dict[str, Ack] = {}
+        for r in rows:
+            out[r.playbook] = Ack(
+                r.cluster, r.playbook, r.kind, r.user_id, _aware(r.until), _aware(r.created_at)
+            )
+        return out
+
+    def prune(self, older_than: timedelta) -> None:
+        cutoff = _now() - older_than
+        with self.engine.begin() as conn:
+            conn.execute(delete(tables.dedupe).where(tables.dedupe.c.created_at < cutoff))

@@ -1,0 +1,161 @@
+"""Run the real bot (Bolt + waitress) on loopback against the fake Slack API."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import waitress
+from slack_sdk.signature import SignatureVerifier
+
+from bot.engine.loader import load_catalog
+from bot.engine.service import Diagnoser
+from bot.slack.app import GpuBot
+from bot.slack.settings import SlackConfig, SlackEnv
+from bot.slack.web import WebApp
+from bot.sources.snapshot import SnapshotSource
+from bot.store.db import Store
+from tests.emulators.slack_api import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret-not-real"
+BOT_TOKEN = "xoxb-test-token-not-real"
+WEBHOOK_SECRET = "test-webhook-secret-not-real"
+
+
+@dataclass
+class Running:
+    bot: GpuBot
+    web: WebApp
+    url: str
+    server: Any
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.close()
+        self.thread.join(timeout=10)
+        self.bot.pool.shutdown(wait=True)
+
+
+def start_bot(
+    fake: FakeSlack,
+    snapshot: Path,
+    tmp_path: Path,
+    *,
+    config: SlackConfig | None = None,
+    diagnoser: Diagnoser | None = None,
+    http: bool = True,
+    app_token: str | None = None,
+) -> Running:
+    env = SlackEnv(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        app_token=app_token,
+        api_url=fake.url,
+        webhook_secret=WEBHOOK_SECRET,
+    )
+    if diagnoser is None:
+        source = SnapshotSource(snapshot)
+        diagnoser = Diagnoser(load_catalog(), lambda _n: source, [source.cluster.name])
+    bot = GpuBot(
+        diagnoser=diagnoser,
+        store=Store.open(f"sqlite:///{tmp_path / 'store.db'}"),
+        config=config or SlackConfig(alert_channel="CALERTS"),
+        env=env,
+        socket_mode=not http,
+    )
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    web = WebApp(
+        triage=bot.triage_webhook,
+        webhook_secret=WEBHOOK_SECRET,
+        slack_handler=SlackRequestHandler(bot.app) if http else None,
+    )
+    server = waitress.create_server(web, host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return Running(bot, web, f"http://127.0.0.1:{server.effective_port}", server, thread)
+
+
+def signed_post(
+    url: str,
+    body: str,
+    *,
+    content_type: str,
+    secret: str = SIGNING_SECRET,
+    ts: int | None = None,
+    extra: dict[str, str] | None = None,
+    signature: str | None = None,
+) -> tuple[int, str]:
+    ts = int(time.time()) if ts is None else ts
+    sig = signature or SignatureVerifier(secret).generate_signature(timestamp=str(ts), body=body)
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": sig,
+    }
+    headers.update(extra or {})
+    req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def slash(
+    url: str,
+    text: str,
+    *,
+    channel: str = "CINFRA",
+    user: str = "U123",
+    response_url: str = "",
+    **kw: Any,
+):
+    form = {
+        "token": "legacy-verification-token-unused",
+        "team_id": "T0001",
+        "team_domain": "gpubot-test",
+        "channel_id": channel,
+        "channel_name": "gpu-oncall",
+        "user_id": user,
+        "user_name": "oncall",
+        "command": "/gpu",
+        "text": text,
+        "api_app_id": "A1",
+        "response_url": response_url,
+        "trigger_id": f"trig-{time.time_ns()}",
+    }
+    return signed_post(
+        f"{url}/slack/events",
+        urlencode(form),
+        content_type="application/x-www-form-urlencoded",
+        **kw,
+    )
+
+
+def event(url: str, message: dict[str, Any], *, event_id: str, retry: int | None = None, **kw: Any):
+    body = json.dumps(
+        {
+            "token": "unused",
+            "team_id": "T0001",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": {"type": "message", **message},
+            "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
+        }
+    )
+    extra = (
+        {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+    )
+    return signed_post(
+        f"{url}/slack/events", body, content_type="application/json", extra=extra, **kw
+    )
