@@ -288,12 +288,24 @@ def _mine() -> list[base.Scenario]:
 
 
 @pytest.mark.parametrize("scenario", _mine(), ids=lambda s: s.path)
-def test_scenario_confirms_exactly_what_it_declares(scenario: base.Scenario, cat: Any) -> None:
-    """Of the playbooks present, exactly the declared ones confirm (rows merged later join in)."""
-    ids = sorted(cat.playbooks)
-    got = diagnose(cat.select(ids), SnapshotSource(SCENARIOS / scenario.path), workers=1)
+def test_scenario_fails_exactly_its_declared_rungs(scenario: base.Scenario, cat: Any) -> None:
+    runbook = cat.runbook("morning-readiness")
+    got = diagnose(
+        cat.select(runbook.playbooks), SnapshotSource(SCENARIOS / scenario.path), workers=1
+    )
+    failing = {f.playbook for f in got.findings if f.verdict == Verdict.CONFIRMED}
+    unknown = {f.playbook for f in got.findings if f.verdict == Verdict.INCONCLUSIVE}
+    assert failing == set(scenarios.READINESS[scenario.path])
+    assert unknown == set()  # every scenario ships the evidence each rung needs
+
+
+@pytest.mark.parametrize("scenario", _mine(), ids=lambda s: s.path)
+def test_scenario_confirms_exactly_its_declared_rows(scenario: base.Scenario, cat: Any) -> None:
+    """Of the triage rows merged so far, exactly the declared ones confirm."""
+    triage = cat.runbook("triage").playbooks
+    got = diagnose(cat.select(triage), SnapshotSource(SCENARIOS / scenario.path), workers=1)
     confirmed = {f.playbook for f in got.findings if f.verdict == Verdict.CONFIRMED}
-    assert confirmed == set(scenario.confirmed) & set(ids)
+    assert confirmed == set(scenario.confirmed) & set(triage)
 
 
 @pytest.mark.parametrize("scenario", _mine(), ids=lambda s: s.path)

@@ -103,7 +103,10 @@ def test_real_diagnosis_summary_reads_in_five_seconds(real: Diagnosis) -> None:
     assert line["text"]["text"].startswith("🔴 *GPU family quota exhausted* — Quota wall: ")
     assert "standardNCADSA100v4Family limit 0 vCPUs" in line["text"]["text"]
     assert first[-1]["block_id"] == "summary:counts"
-    assert first[-1]["elements"][0]["text"].startswith("✅ 0 ruled out · ❔ 0 inconclusive")
+    counts = real.counts()
+    assert first[-1]["elements"][0]["text"].startswith(
+        f"✅ {counts['ruled_out']} ruled out · ❔ {counts['inconclusive']} inconclusive"
+    )
     assert "GPU family quota exhausted" in messages[0]["text"]
 
 
