@@ -8,6 +8,7 @@ seed's ladder (GPU advertised -> driver loaded -> workspace ready -> endpoint an
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -671,6 +672,37 @@ def _floor(pool: str | None, pools: dict[str, Obj]) -> tuple[str, Obj | None]:
     return f", pool {pool} minCount {low}", offer
 
 
+@dataclass(frozen=True)
+class _Idle:
+    """One GPU node's idle hours, priced, with its pool's floor."""
+
+    node: str
+    sku: str
+    hours: float
+    cost: float | None
+    pool: str | None
+    line: str
+    offer: Obj | None
+
+
+def _idle_node(
+    node: str, sku: str, hours: float, ev: Mapping[str, Answer], ctx: CheckContext
+) -> _Idle:
+    nodes = _data(ev, "nodes")
+    live = kube.by_name(nodes or []).get(node)
+    sku = sku or (kube.instance_type(live) if live else "") or ""
+    price = hourly_price(sku, ctx.thresholds.currency)
+    cost = hours * price if price is not None else None
+    pool = _pool_of(node, nodes)
+    pools = {
+        str(p.get("name")): arm.pool_props(p) for p in arm.agent_pools(_data(ev, "agent_pools"))
+    }
+    floor, offer = _floor(pool, pools)
+    money = format_money(cost, ctx.thresholds.currency) if cost is not None else "(price unknown)"
+    line = f"{node} ({sku or 'SKU unknown'}): {hours:g} idle h {money}{floor}"
+    return _Idle(node, sku, hours, cost, pool, line, offer)
+
+
 @check(
     "readiness.idle_gpu_hours",
     inputs={
@@ -683,54 +715,27 @@ def _floor(pool: str | None, pools: dict[str, Obj]) -> tuple[str, Obj | None]:
 )
 def idle_gpu_hours(ev: Mapping[str, Answer], params: IdleParams, ctx: CheckContext) -> StepResult:
     """No GPU node sat idle more than max_idle_hours in the last day (with indicative cost)."""
-    currency, nodes = ctx.thresholds.currency, _data(ev, "nodes")
-    pools = {
-        str(p.get("name")): arm.pool_props(p) for p in arm.agent_pools(_data(ev, "agent_pools"))
-    }
-    live = kube.by_name(nodes or [])
-    total_h = total_cost = 0.0
-    over, under, idle_nodes, offers = [], [], [], {}
-    for node, (sku, hours) in sorted(
-        _idle_by_node(ev["node_hours"].data).items(), key=lambda x: -x[1][1]
-    ):
-        if hours <= 0:
-            continue
-        sku = sku or (kube.instance_type(live[node]) if node in live else "") or ""
-        price = hourly_price(sku, currency)
-        pool = _pool_of(node, nodes)
-        floor, offer = _floor(pool, pools)
-        cost = (
-            f" {format_money(hours * price, currency)}" if price is not None else " (price unknown)"
-        )
-        line = f"{node} ({sku or 'SKU unknown'}): {hours:g} idle h{cost}{floor}"
-        total_h, total_cost = total_h + hours, total_cost + hours * (price or 0)
-        idle_nodes.append(
-            {
-                "node": node,
-                "sku": sku,
-                "hours": hours,
-                "cost": hours * price if price else None,
-                "pool": pool,
-            }
-        )
-        if hours > params.max_idle_hours:
-            over.append(line)
-            if offer:
-                offers[offer["pool"]] = offer
-        else:
-            under.append(line)
-    money = f" {format_money(total_cost, currency)}" if total_cost else ""
+    rows = sorted(_idle_by_node(ev["node_hours"].data).items(), key=lambda x: -x[1][1])
+    idle = [_idle_node(node, sku, hours, ev, ctx) for node, (sku, hours) in rows if hours > 0]
+    over = [i for i in idle if i.hours > params.max_idle_hours]
+    total_h, total_cost = sum(i.hours for i in idle), sum(i.cost or 0 for i in idle)
+    money = f" {format_money(total_cost, ctx.thresholds.currency)}" if total_cost else ""
     head = f"{total_h:g} idle GPU node-hours in the last 24 h{money}"
     facts = {
         "idle_hours": total_h,
         "idle_cost": total_cost,
         "idle_cost_text": money.strip(),
-        "currency": currency,
-        "idle_nodes": idle_nodes,
-        "min_count_pools": list(offers.values()),
+        "currency": ctx.thresholds.currency,
+        "idle_nodes": [
+            {"node": i.node, "sku": i.sku, "hours": i.hours, "cost": i.cost, "pool": i.pool}
+            for i in idle
+        ],
+        # One offer per pool whose minimum keeps an idle node (a min-0 pool's idle node is pinned).
+        "min_count_pools": list({i.offer["pool"]: i.offer for i in over if i.offer}.values()),
     }
+    lines = [i.line for i in over] + [i.line for i in idle if i not in over]
     if over:
-        return StepResult.confirmed(head, *over, *under, **facts)
+        return StepResult.confirmed(head, *lines, **facts)
     return StepResult.ruled_out(
-        f"{head}; no node idle over {params.max_idle_hours:g} h", *under, **facts
+        f"{head}; no node idle over {params.max_idle_hours:g} h", *lines, **facts
     )
