@@ -158,11 +158,12 @@ def cronjob_text(cronjob: Obj) -> str:
     return " ".join(words)
 
 
-def scales_up(cronjob: Obj, workload: str) -> bool:
+def scales_up(cronjob: Obj, workload: str, namespace: str | None = None) -> bool:
     """A live CronJob that runs `scale` on this workload to a non-zero replica count.
 
     A nightly `--replicas=0` job names the workload and says `scale` too: it is the opposite
-    of a pre-warm, so a zero target does not count, nor does a suspended CronJob.
+    of a pre-warm, so a zero target does not count, nor does a suspended CronJob. With a
+    namespace, the CronJob must live there or name it (`-n ns`, `--namespace=ns`).
     """
     if (cronjob.get("spec") or {}).get("suspend"):
         return False
@@ -171,6 +172,10 @@ def scales_up(cronjob: Obj, workload: str) -> bool:
         return False
     if not re.search(r"(^|[\s/=])" + re.escape(workload) + r"($|[\s,])", text):
         return False
+    if namespace and kube.namespace(cronjob) != namespace:
+        flag = r"(^|\s)(-n|--namespace)[= ]" + re.escape(namespace) + r"($|\s)"
+        if not re.search(flag, text):
+            return False
     targets = [int(n) for n in REPLICAS.findall(text)]
     return not targets or max(targets) > 0
 

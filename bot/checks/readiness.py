@@ -573,13 +573,11 @@ def _prewarm_of(
     pool: Obj, wl: rd.Workload, cronjobs: list[Obj], params: PrewarmParams
 ) -> tuple[bool, str, Obj]:
     """(pre-warmed, evidence line, facts) for one workload on a pool that scales to zero."""
-    jobs = [c for c in cronjobs if kube.namespace(c) == wl.namespace and rd.scales_up(c, wl.name)]
+    jobs = [c for c in cronjobs if rd.scales_up(c, wl.name, wl.namespace)]
     where = f"pool {pool.get('name')} (minCount 0) hosts {wl.kind} {wl.namespace}/{wl.name}"
     item = {"pool": pool.get("name"), "namespace": wl.namespace, "workload": wl.ref}
     if not jobs:
-        line = (
-            f"{where}: no CronJob in {wl.namespace} scales {wl.name} up (a cold node on first use)"
-        )
+        line = f"{where}: no CronJob scales {wl.name} up (a cold node on first use)"
         return False, line, {**item, "schedule": params.schedule, "time_zone": params.time_zone}
     spec = jobs[0].get("spec") or {}
     line = f"{where}: pre-warm " + ", ".join(_cronjob_line(c) for c in jobs)

@@ -169,6 +169,31 @@ def test_cronjob_scales_the_workload_up(
     assert rd.scales_up(_cronjob(command, args, suspend=suspend), WS) is expected
 
 
+@pytest.mark.parametrize(
+    ("cronjob_ns", "command", "expected"),
+    [
+        ("default", ["kubectl", "scale", f"statefulset/{WS}", "--replicas=1"], True),
+        ("ops", ["kubectl", "-n", "default", "scale", f"statefulset/{WS}", "--replicas=1"], True),
+        (
+            "ops",
+            ["kubectl", "scale", f"statefulset/{WS}", "--namespace=default", "--replicas=1"],
+            True,
+        ),
+        ("ops", ["kubectl", "scale", f"statefulset/{WS}", "--replicas=1"], False),  # scales ops/...
+        (
+            "ops",
+            ["kubectl", "-n", "default-canary", "scale", f"statefulset/{WS}", "--replicas=1"],
+            False,
+        ),
+    ],
+)
+def test_a_cronjob_elsewhere_counts_when_it_names_the_namespace(
+    cronjob_ns: str, command: list[str], expected: bool
+) -> None:
+    cj = base.cronjob("wake", cronjob_ns, schedule="45 7 * * 1-5", command=command)
+    assert rd.scales_up(cj, WS, "default") is expected
+
+
 def _pool(labels: dict[str, str], name: str = "gpua100") -> dict[str, Any]:
     return base.agent_pool(name, vm=base.GPU_SKU, count=1, min_count=0, max_count=4, labels=labels)
 
