@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 
@@ -23,7 +24,16 @@ def diagnoser_for(args: argparse.Namespace) -> Any:
     )
 
 
+def config_path(args: argparse.Namespace) -> str | None:
+    return str(args.config) if getattr(args, "config", None) else os.environ.get("GPUBOT_CONFIG")
+
+
 def slack_config(args: argparse.Namespace) -> Any:
+    """The `slack:` section; a snapshot-mode bot may run with no configuration file at all."""
+    from bot.settings import load_config
     from bot.slack.settings import SlackConfig
 
-    return SlackConfig()
+    path = config_path(args)
+    if path is None:
+        return SlackConfig()
+    return load_config(path, require_clusters=getattr(args, "snapshot", None) is None).slack

@@ -1,0 +1,372 @@
+"""Reading vLLM: container logs (OOM before or after the server came up) and /metrics.
+
+Shared by the GPU-memory rows (5, 6, 11, 12). Pure functions over the shapes the evidence
+layer answers with: pod logs `{namespace, pod, container, previous, text}`, pod metrics
+`{namespace, pod, samples: [{name, labels, value}] | None}`, Kubernetes objects as dicts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import yaml
+
+from bot.model import kube
+from bot.model.text import clip, parse_time
+
+Obj = dict[str, Any]
+
+# What a CUDA allocation failure prints: PyTorch's exception (old and new spelling, both say
+# "CUDA out of memory") and the CUDA runtime's own error string (cuBLAS/NCCL init).
+OOM_PATTERNS = ("cuda out of memory", "outofmemoryerror", "cuda error: out of memory")
+# Lines vLLM/uvicorn print once the model is loaded and the KV cache is allocated: an OOM
+# after one of these happened while serving, an OOM before it while loading.
+READY_MARKERS = ("Application startup complete", "Uvicorn running on", "Starting vLLM API server")
+KV_METRICS = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")  # renamed in vLLM 0.9.2
+RUNNING, WAITING = "vllm:num_requests_running", "vllm:num_requests_waiting"
+DEFAULT_MAX_NUM_SEQS = 256  # vLLM's default --max-num-seqs
+
+# vLLM's logger prints `INFO 11-27 07:31:02` (no year), sometimes after a `(EngineCore pid=1)`
+# prefix; `kubectl logs --timestamps` prefixes RFC 3339.
+_VLLM_TS = re.compile(
+    r"\b(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) (\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\b"
+)
+_RFC_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))\s")
+
+
+@dataclass(frozen=True)
+class OomLine:
+    """One CUDA OOM in a log: in which phase, what it said, and when if the log says."""
+
+    phase: str  # "load" (before the server was ready) or "serving"
+    message: str
+    at: datetime | None
+
+
+def line_time(line: str, now: datetime) -> datetime | None:
+    """The time a log line carries; vLLM's year-less stamp takes the year that is not future."""
+    if m := _RFC_TS.match(line):
+        return parse_time(m.group(1))
+    if not (m := _VLLM_TS.search(line)):
+        return None
+    month, day, hour, minute, second = (int(g) for g in m.groups())
+    for year in (now.year, now.year - 1):
+        try:
+            when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        except ValueError:
+            continue
+        if when <= now + timedelta(days=1):
+            return when
+    return None
+
+
+_LOGGER_PREFIX = re.compile(
+    r"^.*?\b(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d{2}-\d{2} [\d:]{8} (?:\[[^\]]*\] )?"
+)
+
+
+def message(line: str) -> str:
+    """The line without its logger prefix (`ERROR 11-27 07:31:02 [core.py:502] `) or RFC stamp."""
+    line = _RFC_TS.sub("", line, count=1)
+    return _LOGGER_PREFIX.sub("", line, count=1).strip()
+
+
+def is_oom(line: str) -> bool:
+    lowered = line.lower()
+    return any(p in lowered for p in OOM_PATTERNS)
+
+
+def find_ooms(text: str, now: datetime) -> list[OomLine]:
+    """CUDA OOMs of one container instance's log, each tagged load or serving."""
+    ready, last_time, out = False, None, []
+    for line in text.splitlines():
+        last_time = line_time(line, now) or last_time
+        if any(marker in line for marker in READY_MARKERS):
+            ready = True
+        if is_oom(line):
+            # A traceback's lines carry no stamp: the OOM happened at the last stamped line.
+            out.append(OomLine("serving" if ready else "load", message(line), last_time))
+    return out
+
+
+# ---- container instances and their times ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A container instance whose log was read: the live one or the previous (crashed) one."""
+
+    started: datetime | None
+    finished: datetime | None
+    reason: str | None  # terminated reason (Error, OOMKilled, Completed), None if running
+
+
+def _status(pod: Obj, container: str) -> Obj:
+    return next((s for s in kube.container_statuses(pod) if s.get("name") == container), {})
+
+
+def instance(pod: Obj, container: str, previous: bool) -> Instance:
+    """Times of the instance a log belongs to. While waiting (CrashLoopBackOff) the log
+    kubelet serves is the last terminated run's, so lastState stands in for the current."""
+    status = _status(pod, container)
+    state = status.get("state") or {}
+    last = (status.get("lastState") or {}).get("terminated") or {}
+    if previous and "waiting" in state:
+        # The run before the last terminated one: it ended before that one started.
+        return Instance(None, parse_time(last.get("startedAt")), None)
+    term = last if previous or "waiting" in state else state.get("terminated")
+    if term:
+        return Instance(
+            parse_time(term.get("startedAt")),
+            parse_time(term.get("finishedAt")),
+            term.get("reason"),
+        )
+    running = state.get("running") or {}
+    return Instance(parse_time(running.get("startedAt")), None, None)
+
+
+def has_run(pod: Obj) -> bool:
+    """A pod that never started a container has no log to miss."""
+    return any(
+        s.get("restartCount")
+        or (s.get("state") or {}).keys() & {"running", "terminated"}
+        or s.get("lastState")
+        for s in kube.container_statuses(pod)
+    )
+
+
+@dataclass(frozen=True)
+class OomHit:
+    namespace: str
+    pod: str
+    container: str
+    previous: bool
+    oom: OomLine
+    when: datetime | None  # line time, else the instance's end, else its start while running
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.pod}"
+
+    def line(self, now: datetime) -> str:
+        which = "previous instance" if self.previous else "current instance"
+        when = f", {_ago(now, self.when)}" if self.when else ", time unknown"
+        phase = (
+            "while loading, before the server was ready"
+            if self.oom.phase == "load"
+            else ("while serving, after the server was ready")
+        )
+        return f"{self.ref} ({which}{when}): CUDA OOM {phase}: {clip(self.oom.message, 200)}"
+
+
+def _ago(now: datetime, when: datetime) -> str:
+    minutes = int(max((now - when).total_seconds(), 0) // 60)
+    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+
+
+def oom_hits(logs: Iterable[Obj], pods: Iterable[Obj], now: datetime) -> list[OomHit]:
+    """Every CUDA OOM in the logs read, with the best time known for it."""
+    by_ref = {(kube.namespace(p), kube.name(p)): p for p in pods}
+    out = []
+    for entry in logs:
+        if not entry.get("text"):
+            continue
+        pod = by_ref.get((entry.get("namespace"), entry.get("pod")), {})
+        inst = instance(pod, str(entry.get("container")), bool(entry.get("previous")))
+        for oom in find_ooms(entry["text"], now):
+            when = oom.at or inst.finished or inst.started
+            out.append(
+                OomHit(
+                    str(entry["namespace"]),
+                    str(entry["pod"]),
+                    str(entry["container"]),
+                    bool(entry.get("previous")),
+                    oom,
+                    when,
+                )
+            )
+    return out
+
+
+def recent(when: datetime | None, now: datetime, lookback: timedelta) -> bool:
+    return when is not None and now - lookback <= when <= now + timedelta(minutes=5)
+
+
+def oom_killed(pods: Iterable[Obj], now: datetime, lookback: timedelta) -> list[tuple[Obj, Obj]]:
+    """(pod, terminated record) for containers the kernel OOM-killed within the lookback."""
+    out = []
+    for pod in pods:
+        for term in kube.last_termination(pod):
+            if term.get("reason") == "OOMKilled" and recent(
+                parse_time(term.get("finishedAt")), now, lookback
+            ):
+                out.append((pod, term))
+    return out
+
+
+# ---- metrics -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PodMetrics:
+    namespace: str
+    pod: str
+    read: bool  # the pod's /metrics was captured
+    kv: float | None
+    kv_metric: str | None
+    running: float | None
+    waiting: float | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.pod}"
+
+    def describe(self) -> str:
+        if not self.read:
+            return f"{self.ref}: /metrics not captured"
+        kv = (
+            f"KV cache {self.kv:.0%} ({self.kv_metric} {self.kv:g})"
+            if self.kv is not None
+            else ("no KV-cache metric (neither " + " nor ".join(KV_METRICS) + ")")
+        )
+        return f"{self.ref}: {kv}, {_n(self.running)} running, {_n(self.waiting)} waiting"
+
+
+def _n(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def _values(samples: list[Obj], name: str) -> list[float]:
+    return [
+        float(s["value"]) for s in samples if s.get("name") == name and s.get("value") is not None
+    ]
+
+
+def pod_metrics(entry: Obj) -> PodMetrics:
+    """KV usage (max over engines, either metric name) and request gauges (summed)."""
+    samples = entry.get("samples")
+    ns, pod = str(entry.get("namespace")), str(entry.get("pod"))
+    if samples is None:
+        return PodMetrics(ns, pod, False, None, None, None, None)
+    kv, kv_metric = None, None
+    for name in KV_METRICS:
+        values = _values(samples, name)
+        if values and (kv is None or max(values) > kv):
+            kv, kv_metric = max(values), name
+    running, waiting = _values(samples, RUNNING), _values(samples, WAITING)
+    return PodMetrics(
+        ns,
+        pod,
+        True,
+        kv,
+        kv_metric,
+        sum(running) if running else None,
+        sum(waiting) if waiting else None,
+    )
+
+
+# ---- the workspace's inference config -------------------------------------------------------
+
+
+def vllm_config(configmap: Obj | None) -> Obj | None:
+    """The `vllm:` section of a KAITO inference ConfigMap (YAML inside a string), or None."""
+    text = ((configmap or {}).get("data") or {}).get("inference_config.yaml")
+    if not text:
+        return None
+    try:
+        body = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    section = body.get("vllm") if isinstance(body, dict) else None
+    return section if isinstance(section, dict) else None
+
+
+def config_int(section: Obj | None, key: str) -> int | None:
+    value = (section or {}).get(key)
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def arg_int(pod: Obj, flag: str) -> int | None:
+    """`--flag=N` or `--flag N` among the pod's container args/command."""
+    for c in kube.containers(pod):
+        words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
+        for i, word in enumerate(words):
+            value = (
+                word.split("=", 1)[1]
+                if word.startswith(flag + "=")
+                else (words[i + 1] if word == flag and i + 1 < len(words) else None)
+            )
+            if value is not None and value.isdigit():
+                return int(value)
+    return None
+
+
+def halve_context(current: int) -> int:
+    """Half the context, floored to vLLM's 256-token granularity, never below 256."""
+    return max(256, (current // 2) // 256 * 256)
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    namespace: str
+    workspace: str
+    configmap: str | None
+    section: Obj | None  # the vllm: section, None if the ConfigMap is missing or unreadable
+
+
+def workspace_config(
+    pod: Obj, workspaces: list[Obj] | None, configmaps: list[Obj] | None
+) -> WorkspaceConfig | None:
+    """The KAITO workspace serving this pod and its inference ConfigMap, when readable."""
+    name = kube.workspace_of(pod)
+    if not name or workspaces is None:
+        return None
+    ws = next(
+        (
+            w
+            for w in workspaces
+            if kube.name(w) == name and kube.namespace(w) == kube.namespace(pod)
+        ),
+        None,
+    )
+    if ws is None:
+        return None
+    cm_name = (ws.get("inference") or {}).get("config")
+    cm = next(
+        (
+            c
+            for c in configmaps or []
+            if kube.name(c) == cm_name and kube.namespace(c) == kube.namespace(ws)
+        ),
+        None,
+    )
+    return WorkspaceConfig(kube.namespace(ws), name, cm_name, vllm_config(cm))
+
+
+def cap_offer(cfg: WorkspaceConfig) -> tuple[Obj | None, str]:
+    """Params for the cap-max-model-len fix, or None and why it cannot be offered."""
+    if not cfg.configmap:
+        return (
+            None,
+            f"workspace {cfg.namespace}/{cfg.workspace} has no inference.config ConfigMap to edit",
+        )
+    current = config_int(cfg.section, "max-model-len")
+    if current is None:
+        return None, (
+            f"ConfigMap {cfg.namespace}/{cfg.configmap} sets no max-model-len (or was not readable)"
+        )
+    params = {
+        "namespace": cfg.namespace,
+        "configmap": cfg.configmap,
+        "workspace": cfg.workspace,
+        "current": current,
+        "new_max_model_len": halve_context(current),
+    }
+    return params, f"ConfigMap {cfg.namespace}/{cfg.configmap}: max-model-len {current}"

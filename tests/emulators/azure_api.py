@@ -1,0 +1,303 @@
+"""A loopback HTTPS server that serves a snapshot directory as ARM and the Log Analytics API.
+
+The real Azure SDK clients talk to it, configured only through DESIGN.md's overrides
+(`env()`: GPUBOT_ARM_ENDPOINT, GPUBOT_LOGS_ENDPOINT, GPUBOT_CA_BUNDLE, GPUBOT_AZURE_TOKEN,
+GPUBOT_NOW). Its certificate comes from a CA made in the test (trustme). A snapshot file that
+is missing is answered 403 ("not known"), so live and offline diagnoses agree. It records every
+request, checks the bearer token, and takes per-route latency and faults (`inject`, `slow`).
+Writes (PUT with ETag/If-Match, quota requests) change only its memory, never the snapshot.
+
+Routes: usages, skus, managed_cluster, user_credentials, agent_pools, agent_pool, registries,
+quota, logs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import trustme
+import yaml
+
+from bot.model.text import parse_time
+from tests.emulators import azure_routes
+from tests.emulators.azure_routes import Reply
+from tests.emulators.azure_routes import error as _error
+
+_SUB = r"/subscriptions/(?P<sub>[^/]+)"
+_AKS = _SUB + r"/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.containerservice/managedclusters/(?P<name>[^/]+)"  # noqa: E501
+_LOC = _SUB + r"/providers/microsoft\.compute/locations/(?P<loc>[^/]+)"
+ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
+    (m, name, re.compile(rx + "/?$", re.IGNORECASE))
+    for m, name, rx in [
+        ("GET", "usages", _LOC + "/usages"),
+        ("GET", "skus", _SUB + r"/providers/microsoft\.compute/skus"),
+        ("GET PUT", "managed_cluster", _AKS),
+        ("POST", "user_credentials", _AKS + "/listclusterusercredential"),
+        ("GET", "agent_pools", _AKS + "/agentpools"),
+        ("GET PUT", "agent_pool", _AKS + r"/agentpools/(?P<pool>[^/]+)"),
+        ("GET", "registries", _SUB + r"/providers/microsoft\.containerregistry/registries"),
+        ("GET PUT", "quota", _LOC + r"/providers/microsoft\.quota/quotas/(?P<family>[^/]+)"),
+        ("POST", "logs", r"/v1/workspaces/(?P<ws>[^/]+)/query"),
+    ]
+]
+
+
+@dataclass
+class Fault:
+    """What to do instead of answering: `timeout` (stall), `status` (e.g. 429 + Retry-After,
+    500, 503), `malformed` (200 with broken JSON), `truncated` (body cut short, then close)."""
+
+    kind: str
+    status: int = 503
+    retry_after: str | None = None
+    times: int | None = None  # the first N matching requests; None = every one
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    route: str | None
+    authorized: bool
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)  # Authorization left out
+    status: int | None = None
+
+
+class AzureEmulator:
+    def __init__(self, snapshot: Path | str, *, token: str, ca: trustme.CA | None = None) -> None:
+        self.snapshot = Path(snapshot)
+        self.token = token
+        self.ca = ca or trustme.CA()
+        manifest = yaml.safe_load((self.snapshot / "snapshot.yaml").read_text(encoding="utf-8"))
+        self.cluster: dict[str, Any] = manifest["cluster"]
+        self.captured_at = parse_time(manifest["captured_at"])
+        self.requests: list[Recorded] = []
+        self.latency: dict[str, float] = {}
+        self.faults: dict[str, list[Fault]] = {}
+        self.stall_seconds = 3.0  # how long a `timeout` fault keeps the client waiting
+        self.page_size: int | None = None  # split list bodies into nextLink pages
+        self.user_kubeconfig: bytes | None = None
+        self._state: dict[str, Any] = {}
+        self._etags: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._dir = tempfile.TemporaryDirectory(prefix="gpubot-azure-emulator-")
+        self.ca_file = Path(self._dir.name) / "ca.pem"
+        self.ca.cert_pem.write_to_path(str(self.ca_file))
+
+    # ---- lifecycle and test controls -------------------------------------------------------
+
+    def start(self) -> AzureEmulator:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(ssl_context)
+        self._server = _Server(("127.0.0.1", 0), _handler(self), ssl_context)
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self._dir.cleanup()
+
+    def __enter__(self) -> AzureEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "emulator not started"
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    def env(self) -> dict[str, str]:
+        """The DESIGN.md overrides that point the real SDK clients here."""
+        out = {
+            "GPUBOT_ARM_ENDPOINT": self.url,
+            "GPUBOT_LOGS_ENDPOINT": self.url + "/v1",
+            "GPUBOT_CA_BUNDLE": str(self.ca_file),
+            "GPUBOT_AZURE_TOKEN": self.token,
+        }
+        if self.captured_at is not None:
+            out["GPUBOT_NOW"] = self.captured_at.isoformat()
+        return out
+
+    def inject(self, route: str, fault: Fault) -> None:
+        self.faults.setdefault(route, []).append(fault)
+
+    def slow(self, route: str, seconds: float) -> None:
+        self.latency[route] = seconds
+
+    def seen(self, route: str) -> list[Recorded]:
+        return [r for r in self.requests if r.route == route]
+
+    def writes(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method in ("PUT", "PATCH", "DELETE")]
+
+    # ---- request handling ------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Reply:
+        split = urlsplit(target)
+        route, match = next(
+            (
+                (name, m)
+                for methods, name, rx in ROUTES
+                if method in methods.split() and (m := rx.match(split.path))
+            ),
+            (None, None),
+        )
+        authorized = headers.get("authorization") == f"Bearer {self.token}"
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        record = Recorded(
+            method, split.path, parse_qs(split.query), route, authorized, body,
+            {k: v for k, v in headers.items() if k != "authorization"},
+        )
+        self.requests.append(record)
+        reply = self._answer(route, match, record)
+        record.status = reply.status
+        if reply.status == 0:  # a fault: record what the client will see (None: no answer)
+            fault = reply.body
+            record.status = {"status": fault.status, "timeout": None}.get(fault.kind, 200)
+        return reply
+
+    def _answer(self, route: str | None, match: re.Match[str] | None, rec: Recorded) -> Reply:
+        if route is None or match is None:
+            return _error(404, "NotFound", f"no emulated API at {rec.method} {rec.path}")
+        if not rec.authorized:
+            return _error(401, "AuthenticationFailed", "missing or wrong bearer token")
+        time.sleep(self.latency.get(route, 0))
+        fault = self._take_fault(route)
+        if fault is not None:
+            return Reply(0, fault)  # status 0: the handler acts the fault out
+        try:
+            return azure_routes.answer(self, route, match.groupdict(), rec)
+        except Reply as reply:
+            return reply
+
+    def _take_fault(self, route: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults.get(route, []):
+                if fault.times is None:
+                    return fault
+                if fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    # ---- state served from the snapshot ----------------------------------------------------
+
+    def load(self, rel: str) -> Any:
+        """The snapshot's file (or what writes made of it); missing = 403 like a denied read."""
+        with self._lock:
+            if rel not in self._state:
+                path = self.snapshot / rel
+                if not path.is_file():
+                    raise _error(
+                        403, "AuthorizationFailed",
+                        f"The client does not have authorization to read this ({rel} unknown)",
+                    )
+                self._state[rel] = json.loads(path.read_text(encoding="utf-8"))
+            return copy.deepcopy(self._state[rel])
+
+    def store(self, rel: str, data: Any) -> None:
+        with self._lock:
+            self._state[rel] = copy.deepcopy(data)
+
+    def etag(self, key: str, bump: bool = False) -> str:
+        with self._lock:
+            self._etags[key] = self._etags.get(key, 1) + (1 if bump else 0)
+            return f'"{key.rsplit("/", 1)[-1]}-{self._etags[key]}"'
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, ssl_context: Any) -> None:
+        super().__init__(address, handler)
+        self.ssl_context = ssl_context
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = self.socket.accept()
+        # The TLS handshake runs in the worker thread, so one slow client blocks no other.
+        return self.ssl_context.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False
+        ), addr
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            request.settimeout(30)
+            request.do_handshake()
+        except OSError:
+            return
+        super().finish_request(request, client_address)
+
+
+def _handler(emulator: AzureEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the emulator records requests itself; stderr stays quiet
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            reply = emulator.handle(self.command, self.path, headers, raw)
+            if reply.status == 0:
+                return self._act_out(reply.body)
+            self._send(reply.status, json.dumps(reply.body).encode(), reply.headers)
+
+        do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _serve
+
+        def _send(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-ms-request-id", "emulated")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _act_out(self, fault: Fault) -> None:
+            if fault.kind == "timeout":
+                time.sleep(emulator.stall_seconds)
+                self.close_connection = True
+                return
+            if fault.kind == "malformed":
+                return self._send(200, b'{"value": [{"name": ', {})
+            if fault.kind == "truncated":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "4096")
+                self.end_headers()
+                self.wfile.write(b'{"value": [')
+                self.close_connection = True
+                return
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            code = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(fault.status, "Error")
+            body = {"error": {"code": code, "message": f"emulated {fault.status}"}}
+            self._send(fault.status, json.dumps(body).encode(), extra)
+
+    return Handler
