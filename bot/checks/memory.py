@@ -187,14 +187,16 @@ def _hit_lines(hits: list[vllm.OomHit], ctx: CheckContext) -> list[str]:
 
 
 def _oom_symptom(ev: Mapping[str, Answer], ctx: CheckContext, phase: str) -> StepResult:
-    if not ev["logs"].available:
-        # With no GPU/KAITO pod ever started there is no log to read and nothing to OOM.
+    if not ev["logs"].available or not ev["logs"].data:
+        # With no GPU/KAITO pod ever started there is no log to read and nothing to OOM
+        # (the logs answer is then empty, or unknown when a snapshot has no logs/ folder).
         ran = _ran(ev, ctx)
         if not ran:
             return StepResult.ruled_out(
                 "no GPU or KAITO pod has started a container: nothing to OOM"
             )
-        return StepResult.inconclusive(f"{_unavailable(ev, 'logs')} ({names(ran)} ran)")
+        if not ev["logs"].available:
+            return StepResult.inconclusive(f"{_unavailable(ev, 'logs')} ({names(ran)} ran)")
     pic = oom_picture(ev, ctx)
     other = "serving" if phase == "load" else "load"
     window = f"{ctx.thresholds.lookback_minutes:g} min"
