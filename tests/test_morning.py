@@ -1,4 +1,4 @@
-"""`gpubot check morning`: the full ladder printed; with --post it lands once per cluster and day."""
+"""`gpubot check morning`: the full ladder printed; --post lands once per cluster and day."""
 
 from __future__ import annotations
 

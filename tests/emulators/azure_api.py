@@ -37,8 +37,9 @@ from tests.emulators.azure_routes import error as _error
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _AKS = (
     _SUB
-    + r"/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.containerservice/managedclusters/(?P<name>[^/]+)"
-)  # noqa: E501
+    + r"/resourcegroups/(?P<rg>[^/]+)"
+    + r"/providers/microsoft\.containerservice/managedclusters/(?P<name>[^/]+)"
+)
 _LOC = _SUB + r"/providers/microsoft\.compute/locations/(?P<loc>[^/]+)"
 ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     (m, name, re.compile(rx + "/?$", re.IGNORECASE))
