@@ -95,9 +95,7 @@ def ask(source: AzureSource, kind: str, query: str | None = None):
 # ---- parity with the snapshot source -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "snapshot", azure_scenarios(), ids=lambda p: str(p.relative_to(SCENARIOS))
-)
+@pytest.mark.parametrize("snapshot", azure_scenarios(), ids=lambda p: str(p.relative_to(SCENARIOS)))
 def test_live_answers_equal_snapshot_answers(snapshot: Path, live) -> None:
     emu, source = live(snapshot)
     offline = SnapshotSource(snapshot)
@@ -152,19 +150,31 @@ def test_real_arm_shapes_round_trip(live, copy_of) -> None:
     models renamed `values_property`) come back key for key, unknown fields included."""
     snapshot = copy_of(HEALTHY)
     skus = _example("compute/ListAvailableResourceSkusForARegion.json")
-    skus["value"].append({
-        "resourceType": "virtualMachines", "name": "Standard_ND96isr_H100_v5",
-        "family": "standardNDSH100v5Family", "locations": ["eastus2"],
-        "locationInfo": [{"location": "eastus2", "zones": ["2"], "zoneDetails": []}],
-        "capabilities": [{"name": "GPUs", "value": "8"}],
-        "restrictions": [
-            {"type": "Location", "values": ["eastus2"], "reasonCode": "NotAvailableForSubscription",
-             "restrictionInfo": {"locations": ["eastus2"]}},
-            {"type": "Zone", "values": ["eastus2"], "reasonCode": "NotAvailableForSubscription",
-             "restrictionInfo": {"locations": ["eastus2"], "zones": ["1", "3"]}},
-        ],
-        "aFieldArmAddsLater": {"nested": [1, "two"]},
-    })
+    skus["value"].append(
+        {
+            "resourceType": "virtualMachines",
+            "name": "Standard_ND96isr_H100_v5",
+            "family": "standardNDSH100v5Family",
+            "locations": ["eastus2"],
+            "locationInfo": [{"location": "eastus2", "zones": ["2"], "zoneDetails": []}],
+            "capabilities": [{"name": "GPUs", "value": "8"}],
+            "restrictions": [
+                {
+                    "type": "Location",
+                    "values": ["eastus2"],
+                    "reasonCode": "NotAvailableForSubscription",
+                    "restrictionInfo": {"locations": ["eastus2"]},
+                },
+                {
+                    "type": "Zone",
+                    "values": ["eastus2"],
+                    "reasonCode": "NotAvailableForSubscription",
+                    "restrictionInfo": {"locations": ["eastus2"], "zones": ["1", "3"]},
+                },
+            ],
+            "aFieldArmAddsLater": {"nested": [1, "two"]},
+        }
+    )
     # Paging links are transport, not evidence: the live answer is all pages as one `value`.
     skus.pop("nextLink")
     usages = _example("compute/Usage_List_MaximumSet_Gen.json")
@@ -175,17 +185,22 @@ def test_real_arm_shapes_round_trip(live, copy_of) -> None:
         "managed-cluster.json": _example(
             "containerservice/2025-10-01/ManagedClustersCreate_Update.json"
         ),
-        "agent-pools.json": {"value": [
-            _example("containerservice/2026-08-01/AgentPoolsCreate_ManagedGPU.json"),
-            _example("containerservice/2026-08-01/AgentPoolsCreate_Spot.json"),
-        ]},
+        "agent-pools.json": {
+            "value": [
+                _example("containerservice/2026-08-01/AgentPoolsCreate_ManagedGPU.json"),
+                _example("containerservice/2026-08-01/AgentPoolsCreate_Spot.json"),
+            ]
+        },
     }
     for name, body in bodies.items():
         (snapshot / "azure" / name).write_text(json.dumps(body), encoding="utf-8")
     _, source = live(snapshot)
-    for name, kind in [("skus.json", "azure.skus"), ("usages.json", "azure.usages"),
-                       ("managed-cluster.json", "azure.managed_cluster"),
-                       ("agent-pools.json", "azure.agent_pools")]:
+    for name, kind in [
+        ("skus.json", "azure.skus"),
+        ("usages.json", "azure.usages"),
+        ("managed-cluster.json", "azure.managed_cluster"),
+        ("agent-pools.json", "azure.agent_pools"),
+    ]:
         assert ask(source, kind).data == bodies[name], kind
 
 
@@ -374,8 +389,14 @@ class NoCredential:
 
 def test_missing_credential_is_reported_once_not_probed_per_question(live) -> None:
     emu, source = live(HEALTHY)
-    blind = AzureSource(source.cluster, NoCredential(), arm_endpoint=emu.url, ca_bundle=emu.ca_file,
-                        logs_endpoint=emu.url + "/v1", options=FAST)
+    blind = AzureSource(
+        source.cluster,
+        NoCredential(),
+        arm_endpoint=emu.url,
+        ca_bundle=emu.ca_file,
+        logs_endpoint=emu.url + "/v1",
+        options=FAST,
+    )
     reasons = {blind.answer(q).unavailable for q in questions()}
     assert reasons == {"no Azure credential: DefaultAzureCredential failed to retrieve a token"}
     assert NoCredential.calls == 1 and not emu.requests
@@ -407,9 +428,14 @@ def _call(emu: AzureEmulator, ca: trustme.CA, method: str, path: str, body=None,
     ca.configure_trust(context)
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        emu.url + path + "?api-version=2025-10-01", data=data, method=method,
-        headers={"Authorization": f"Bearer {CANARY}", "Content-Type": "application/json",
-                 **headers},
+        emu.url + path + "?api-version=2025-10-01",
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Bearer {CANARY}",
+            "Content-Type": "application/json",
+            **headers,
+        },
     )
     try:
         with urllib.request.urlopen(request, context=context) as response:
@@ -436,8 +462,9 @@ def test_put_with_etag(live, ca: trustme.CA) -> None:
     pool["properties"]["minCount"] = 1
     stale, _, err = _call(emu, ca, "PUT", AKS + "/agentPools/gpua100", pool, **{"If-Match": '"x"'})
     assert stale == 412 and err["error"]["code"] == "PreconditionFailed"
-    status, headers, _ = _call(emu, ca, "PUT", AKS + "/agentPools/gpua100", pool,
-                               **{"If-Match": etag})
+    status, headers, _ = _call(
+        emu, ca, "PUT", AKS + "/agentPools/gpua100", pool, **{"If-Match": etag}
+    )
     assert status == 200 and headers["ETag"] != etag
     again, _, _ = _call(emu, ca, "PUT", AKS + "/agentPools/gpua100", pool, **{"If-Match": etag})
     assert again == 412  # the first write moved the ETag on
@@ -453,8 +480,12 @@ def test_quota_request_raises_the_usage_limit(live, ca: trustme.CA) -> None:
     emu, source = live(HEALTHY)
     status, _, quota = _call(emu, ca, "GET", QUOTA)
     assert status == 200 and quota["properties"]["limit"]["value"] == 96
-    body = {"properties": {"limit": {"limitObjectType": "LimitValue", "value": 120},
-                           "name": {"value": "standardNCADSA100v4Family"}}}
+    body = {
+        "properties": {
+            "limit": {"limitObjectType": "LimitValue", "value": 120},
+            "name": {"value": "standardNCADSA100v4Family"},
+        }
+    }
     status, _, quota = _call(emu, ca, "PUT", QUOTA, body)
     assert status == 200 and quota["properties"]["provisioningState"] == "Succeeded"
     usages = ask(source, "azure.usages").data["value"]

@@ -87,9 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--runbooks-dir", type=Path, help="load runbooks from this directory instead")
     diag.set_defaults(handler=cmd_diagnose)
 
-    from bot.cli import serve
+    from bot.cli import morning, serve
 
     serve.add_parser(sub)
+    morning.add_parser(sub)
 
     pb = sub.add_parser("playbooks", help="lint, test, list playbooks; print their JSON Schema")
     pbsub = pb.add_subparsers(dest="action", metavar="ACTION")

@@ -89,3 +89,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     waitress.serve(web, host=args.host, port=args.port, threads=8, ident="gpubot")
     return 0
+
+
+def _schedule_morning(args: argparse.Namespace, bot: Any) -> None:
+    """Post the morning report on the runbook's schedule; every replica may schedule it, the
+    store's claim lets one of them (or the CronJob) post per cluster and day."""
+    from bot.cli.morning import RUNBOOK, post_once
+    from bot.slack.schedule import Scheduler
+
+    channel = bot.config.morning_channel
+    runbook = bot.diagnoser.catalog.runbook(RUNBOOK)
+    if not channel or runbook.schedule is None:
+        return
+    for cluster in bot.diagnoser.cluster_names:
+        Scheduler(
+            runbook.schedule,
+            lambda when, c=cluster: post_once(
+                bot.client, bot.store, bot.diagnoser, c, channel, when
+            ),
+            name=f"morning-{cluster}",
+        ).start()

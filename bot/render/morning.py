@@ -180,3 +180,38 @@ def render(
         .get_template("morning.txt.j2")
         .render(**view(diagnosis, order=order, rungs=rungs, color=color))
     )
+
+
+def render_slack(
+    diagnosis: Diagnosis,
+    *,
+    order: Sequence[str] | None = None,
+    rungs: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The morning report as one Slack message: a header and the ladder, split into sections
+    under Block Kit's 3,000-character limit (lines are never cut)."""
+    from slack_sdk.models.blocks import HeaderBlock, MarkdownTextObject, SectionBlock
+
+    text = render(diagnosis, order=order, rungs=rungs)
+    title, _, body = text.partition("\n")
+    blocks: list[dict[str, Any]] = [
+        HeaderBlock(text=title[:150], block_id="morning:header").to_dict()
+    ]
+    chunk: list[str] = []
+    lines = [piece for line in body.strip("\n").splitlines() for piece in _pieces(line, 2800)]
+    for line in [*lines, ""]:
+        if line and sum(len(x) + 1 for x in chunk) + len(line) < 2900:
+            chunk.append(line)
+            continue
+        if chunk:
+            section = SectionBlock(
+                text=MarkdownTextObject(text="\n".join(chunk)), block_id=f"morning:{len(blocks)}"
+            )
+            blocks.append(section.to_dict())
+        chunk = [line] if line else []
+    return {"text": title, "blocks": blocks[:50]}
+
+
+def _pieces(line: str, width: int) -> list[str]:
+    """A line longer than a section holds continues on the next line, never silently cut."""
+    return [line[i : i + width] for i in range(0, len(line), width)] or [""]

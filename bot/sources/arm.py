@@ -131,9 +131,11 @@ class AzureSource:
                     filter=f"location eq '{self.cluster.location}'"
                 )
             ),
-            "azure.managed_cluster": lambda q: self._client("aks")
-            .managed_clusters.get(self.cluster.resource_group, self.cluster.name)
-            .as_dict(),
+            "azure.managed_cluster": lambda q: (
+                self._client("aks")
+                .managed_clusters.get(self.cluster.resource_group, self.cluster.name)
+                .as_dict()
+            ),
             "azure.agent_pools": lambda q: _listed(
                 self._client("aks").agent_pools.list(self.cluster.resource_group, self.cluster.name)
             ),

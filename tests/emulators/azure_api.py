@@ -35,7 +35,11 @@ from tests.emulators.azure_routes import Reply
 from tests.emulators.azure_routes import error as _error
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
-_AKS = _SUB + r"/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.containerservice/managedclusters/(?P<name>[^/]+)"  # noqa: E501
+_AKS = (
+    _SUB
+    + r"/resourcegroups/(?P<rg>[^/]+)"
+    + r"/providers/microsoft\.containerservice/managedclusters/(?P<name>[^/]+)"
+)
 _LOC = _SUB + r"/providers/microsoft\.compute/locations/(?P<loc>[^/]+)"
 ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     (m, name, re.compile(rx + "/?$", re.IGNORECASE))
@@ -169,7 +173,12 @@ class AzureEmulator:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         record = Recorded(
-            method, split.path, parse_qs(split.query), route, authorized, body,
+            method,
+            split.path,
+            parse_qs(split.query),
+            route,
+            authorized,
+            body,
             {k: v for k, v in headers.items() if k != "authorization"},
         )
         self.requests.append(record)
@@ -213,7 +222,8 @@ class AzureEmulator:
                 path = self.snapshot / rel
                 if not path.is_file():
                     raise _error(
-                        403, "AuthorizationFailed",
+                        403,
+                        "AuthorizationFailed",
                         f"The client does not have authorization to read this ({rel} unknown)",
                     )
                 self._state[rel] = json.loads(path.read_text(encoding="utf-8"))

@@ -28,14 +28,14 @@ HOSTILE = [
     "// comment marker",
     "pod // trailing comment",
     "back\\slash",
-    'ends-with-backslash\\',
+    "ends-with-backslash\\",
     '\\" | take 1 //',
     "tab\there",
-    "@\"verbatim\"",
+    '@"verbatim"',
     "```multi```",
     "{namespace}",
     "ünïcødé-名前-🚀",
-    "h\"obfuscated\"",
+    'h"obfuscated"',
 ]
 
 

@@ -82,19 +82,18 @@ def quota_zero() -> Cluster:
     return c
 
 
-@scenario("quota-exhausted/confirmed-second-node", confirmed=["quota-exhausted"],
-          description="Quota too low for the second node: one A100 node up (24/24 used), a second "
-                      "workspace's NodeClaim waits 25 min; ARM spells the family in another case.")
-def quota_second_node() -> Cluster:
-    c = base.healthy()
-    ws2 = base.workspace("workspace-phi-4", sku=base.GPU_SKU, preset="phi-4", ready=False, config=None,
-                         age_hours=25 / 60, label_value="phi-4", conditions=[
-                             condition("ResourceReady", "False", "workspaceResourceStatusNotReady",
-                                       "node claim or node status condition not ready", minutes_ago=24)])
+def _waiting_workspace(c: Cluster, *, minutes: float = 25) -> None:
+    """workspace-phi-4 was created `minutes` ago and its NodeClaim cannot launch."""
+    ws2 = base.workspace(
+        "workspace-phi-4", sku=base.GPU_SKU, preset="phi-4", ready=False, config=None,
+        age_hours=minutes / 60, label_value="phi-4", conditions=[
+            condition("ResourceReady", "False", "workspaceResourceStatusNotReady",
+                      "node claim or node status condition not ready", minutes_ago=minutes - 1)])
     c.k8s["workspaces"].append(ws2)
     c.k8s["nodeclaims"].append({
         "apiVersion": "karpenter.sh/v1", "kind": "NodeClaim",
-        "metadata": {"name": "ws8b21c0e4a", "uid": base.uid("ws8b21c0e4a"), "creationTimestamp": base.ts(minutes=24),
+        "metadata": {"name": "ws8b21c0e4a", "uid": base.uid("ws8b21c0e4a"),
+                     "creationTimestamp": base.ts(minutes=minutes - 1),
                      "labels": {"karpenter.sh/nodepool": "kaito", "kaito.sh/workspace": "workspace-phi-4",
                                 "kaito.sh/workspacenamespace": base.WS_NS}},
         "spec": {"requirements": [{"key": "node.kubernetes.io/instance-type", "operator": "In",
@@ -102,8 +101,16 @@ def quota_second_node() -> Cluster:
         "status": {"conditions": [{"type": "Launched", "status": "Unknown", "reason": "LaunchFailed",
                                    "message": "creating instance: Operation could not be completed as it results in "
                                               "exceeding approved standardNCADSA100v4Family Cores quota. Addi",
-                                   "lastTransitionTime": base.ts(minutes=23)}]},
+                                   "lastTransitionTime": base.ts(minutes=minutes - 2)}]},
     })
+
+
+@scenario("quota-exhausted/confirmed-second-node", confirmed=["quota-exhausted"],
+          description="Quota too low for the second node: one A100 node up (24/24 used), a second "
+                      "workspace's NodeClaim waits 25 min; ARM spells the family in another case.")
+def quota_second_node() -> Cluster:
+    c = base.healthy()
+    _waiting_workspace(c)
     fam = c.usage("standardNCADSA100v4Family")
     fam["name"]["value"] = "StandardNCADSA100v4Family"
     fam.update(currentValue=24, limit=24)
@@ -136,7 +143,15 @@ def quota_regional_cap() -> Cluster:
     return c
 
 
-@scenario("demo", confirmed=["quota-exhausted"],
-          description="The demo bundled with gpubot: a second workspace waits on a full A100 family quota.")
+@scenario("demo", confirmed=["quota-exhausted", "scale-down-blocked"],
+          description="The demo bundled with gpubot: workspace-phi-4 waits on a full A100 family "
+                      "quota (48/48) while an idle A100 node, pinned by a kube-system pod, holds 24 "
+                      "of those vCPUs.")
 def demo() -> Cluster:
-    return quota_second_node()
+    from tests.scenarios.builder.cost import scale_down_confirmed
+
+    c = scale_down_confirmed()
+    _waiting_workspace(c, minutes=14)
+    c.usage("standardNCADSA100v4Family").update(currentValue=48, limit=48)
+    c.usage("cores").update(currentValue=56)
+    return c

@@ -1,0 +1,43 @@
+"""Fire a runbook's cron schedule inside `gpubot serve`; the store's claim makes it once-only."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from bot.model.playbook import Schedule
+
+log = logging.getLogger("gpubot.schedule")
+
+
+def next_fire(schedule: Schedule, after: datetime) -> datetime:
+    """The next time the cron expression fires, in the schedule's own time zone, as UTC."""
+    tz = ZoneInfo(schedule.timezone)
+    local = croniter(schedule.cron, after.astimezone(tz)).get_next(datetime)
+    return local.astimezone(UTC)
+
+
+class Scheduler(threading.Thread):
+    def __init__(self, schedule: Schedule, job: Callable[[datetime], None], *, name: str) -> None:
+        super().__init__(daemon=True, name=f"schedule-{name}")
+        self.schedule, self.job = schedule, job
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            now = datetime.now(UTC)
+            when = next_fire(self.schedule, now)
+            if self.stopped.wait((when - now).total_seconds()):
+                return
+            try:
+                self.job(when)
+            except Exception:  # a failed report must not stop tomorrow's
+                log.exception("scheduled job %s failed", self.name)
+
+    def stop(self) -> None:
+        self.stopped.set()
