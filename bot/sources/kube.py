@@ -130,7 +130,7 @@ class KubeSource:
             doc = parse_json(body, f"{res.plural} list")
             if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
                 raise CallFailed(f"the {res.plural} list response has no items array")
-            items.extend(_typed(doc, res, version))
+            items.extend(kube_paths.typed_items(doc, res, version))
             token = (doc.get("metadata") or {}).get("continue") or None
             if not token:
                 return items
@@ -289,18 +289,6 @@ class KubeSource:
             out.update(status=exc.status, body=exc.body if exc.status else exc.reason)
         out["latency_ms"] = round(elapsed * 1000)
         return [out]
-
-
-def _typed(doc: Obj, res: Resource, version: str) -> list[Obj]:
-    """The API server leaves kind/apiVersion off built-in list items; kubectl (and so every
-    snapshot) fills them in from the list, so do the same."""
-    kind = str(doc.get("kind") or "").removesuffix("List") or res.kind
-    api_version = str(doc.get("apiVersion") or res.api_version(version))
-    items = []
-    for item in doc["items"]:
-        if isinstance(item, dict):
-            items.append({"apiVersion": api_version, "kind": kind, **item})
-    return items
 
 
 def _sorted(objects: Iterable[Obj]) -> list[Obj]:

@@ -150,3 +150,15 @@ def metrics_port(pod: dict[str, Any]) -> int:
 def service_port(service: dict[str, Any]) -> int | None:
     ports = (service.get("spec") or {}).get("ports") or []
     return int(ports[0]["port"]) if ports and ports[0].get("port") else None
+
+
+def typed_items(doc: dict[str, Any], res: Resource, version: str) -> list[dict[str, Any]]:
+    """The API server leaves kind/apiVersion off built-in list items; kubectl (and so every
+    snapshot) fills them in from the list, so do the same."""
+    kind = str(doc.get("kind") or "").removesuffix("List") or res.kind
+    api_version = str(doc.get("apiVersion") or res.api_version(version))
+    items = []
+    for item in doc["items"]:
+        if isinstance(item, dict):
+            items.append({"apiVersion": api_version, "kind": kind, **item})
+    return items

@@ -30,7 +30,8 @@ import yaml
 from tests.emulators import kube_backends as backends
 from tests.emulators.discovery import discovery
 from tests.emulators.kube_backends import Reply
-from tests.emulators.kube_store import ApiError, KubeStore
+from tests.emulators.kube_status import ApiError
+from tests.emulators.kube_store import KubeStore
 
 TOKEN = "test-token-not-secret"
 MERGE_TYPES = ("application/merge-patch+json", "application/strategic-merge-patch+json")

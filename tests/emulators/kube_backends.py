@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 
 from bot.sources.kube_paths import RESOURCES
-from tests.emulators.kube_store import ApiError, KubeStore, forbidden
+from tests.emulators.kube_status import ApiError, forbidden
+from tests.emulators.kube_store import KubeStore
 
 
 @dataclass(frozen=True)

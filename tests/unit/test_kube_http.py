@@ -9,7 +9,6 @@ from email.utils import format_datetime
 import pytest
 import urllib3
 
-from bot.sources.kube import _typed
 from bot.sources.kube_http import (
     CallFailed,
     clip,
@@ -18,7 +17,7 @@ from bot.sources.kube_http import (
     status_message,
     transport_reason,
 )
-from bot.sources.kube_paths import RESOURCES, metrics_port, service_port
+from bot.sources.kube_paths import RESOURCES, metrics_port, service_port, typed_items
 
 FORBIDDEN_BODY = json.dumps(
     {
@@ -92,7 +91,7 @@ def test_parse_json_names_the_list() -> None:
 
 def test_list_items_get_kind_and_api_version_as_kubectl_prints_them() -> None:
     doc = {"kind": "DaemonSetList", "apiVersion": "apps/v1", "items": [{"metadata": {"name": "a"}}]}
-    assert _typed(doc, RESOURCES["daemonsets"], "v1") == [
+    assert typed_items(doc, RESOURCES["daemonsets"], "v1") == [
         {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "a"}}
     ]
     crd = {
@@ -100,7 +99,10 @@ def test_list_items_get_kind_and_api_version_as_kubectl_prints_them() -> None:
         "apiVersion": "kaito.sh/v1alpha1",
         "items": [{"apiVersion": "kaito.sh/v1alpha1", "kind": "Workspace", "metadata": {}}],
     }
-    assert _typed(crd, RESOURCES["workspaces"], "v1alpha1")[0]["apiVersion"] == "kaito.sh/v1alpha1"
+    assert (
+        typed_items(crd, RESOURCES["workspaces"], "v1alpha1")[0]["apiVersion"]
+        == "kaito.sh/v1alpha1"
+    )
 
 
 def test_metrics_and_service_ports() -> None:
