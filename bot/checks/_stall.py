@@ -124,11 +124,11 @@ def _pod_sku(pod: Obj, nodes: list[Obj], pools: list[Obj]) -> tuple[str | None, 
     return None, False
 
 
-def pending_gpu_stalls(
-    pods: list[Obj], events: list[Obj], nodes: list[Obj], pools: list[Obj], ctx: CheckContext
-) -> list[Stall]:
-    """GPU pods Pending past the threshold whose scheduling failed for want of a GPU node."""
-    window = ctx.now - ctx.thresholds.lookback
+def waiting_gpu_pods(pods: list[Obj], ctx: CheckContext) -> list[tuple[Obj, datetime]]:
+    """(pod, created) for unscheduled GPU pods in scope Pending past the stuck threshold.
+
+    Whether one waits for a GPU node (rather than, say, a taint) only its events tell.
+    """
     out = []
     for pod in pods:
         if kube.phase(pod) != "Pending" or not kube.requests_gpu(pod) or kube.node_name(pod):
@@ -136,8 +136,18 @@ def pending_gpu_stalls(
         if not ctx.scope.admits(kube.namespace(pod), kube.workspace_of(pod)):
             continue
         since = kube.created(pod)
-        if since is None or ctx.now - since < ctx.thresholds.stuck:
-            continue
+        if since is not None and ctx.now - since >= ctx.thresholds.stuck:
+            out.append((pod, since))
+    return out
+
+
+def pending_gpu_stalls(
+    pods: list[Obj], events: list[Obj], nodes: list[Obj], pools: list[Obj], ctx: CheckContext
+) -> list[Stall]:
+    """GPU pods Pending past the threshold whose scheduling failed for want of a GPU node."""
+    window = ctx.now - ctx.thresholds.lookback
+    out = []
+    for pod, since in waiting_gpu_pods(pods, ctx):
         messages = [
             kube.event_message(e)
             for e in kube.recent_events(

@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.checks import _stall
 from bot.checks import azure as arm
 from bot.checks.registry import check
+from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.evidence import Answer
+from bot.model.text import duration
 from bot.model.verdicts import StepResult
 
 STALL_INPUTS = {
@@ -40,12 +42,33 @@ def stalls_from(ev: Mapping[str, Answer], ctx: CheckContext) -> list[_stall.Stal
     )
 
 
-def _unknown(ev: Mapping[str, Answer], names: tuple[str, ...]) -> list[str]:
+def unread(ev: Mapping[str, Answer], names: tuple[str, ...]) -> list[str]:
+    """'<source> unavailable: <why>' for each named input that could not be read."""
     return [
         f"{ev[n].source} unavailable: {ev[n].unavailable}"
         for n in names
         if n in ev and not ev[n].available
     ]
+
+
+def undecided_pods(ev: Mapping[str, Answer], ctx: CheckContext) -> list[str]:
+    """Pending GPU pods that may wait for a node, when the events that would say so are unread.
+
+    A pod is a stall only if a FailedScheduling/NotTriggerScaleUp event says it wants a GPU
+    node: with the event list unknown, such a pod is neither a stall nor proof of none.
+    """
+    pods = _data(ev, "pods")
+    if pods is None or _data(ev, "events") is not None:
+        return []
+    waiting = _stall.waiting_gpu_pods(pods, ctx)
+    if not waiting:
+        return []
+    lines = [
+        f"pod {kube.ref(pod)} Pending for {duration(ctx.now - since)} requesting a GPU: "
+        "whether it waits for a GPU node is unknown"
+        for pod, since in waiting[:3]
+    ]
+    return lines + (unread(ev, ("events",)) or ["events not read"])
 
 
 @check(
@@ -63,7 +86,7 @@ def provisioning_stalled(ev: Mapping[str, Answer], params: Any, ctx: CheckContex
             stalled=[s.what for s in stalls],
             skus=sorted({s.sku for s in stalls if s.sku}),
         )
-    unknown = _unknown(ev, ("workspaces", "nodeclaims", "pods"))
+    unknown = unread(ev, ("workspaces", "nodeclaims", "pods")) + undecided_pods(ev, ctx)
     if unknown:
         return StepResult.inconclusive("no stall seen in what was read", *unknown)
     threshold = f"{ctx.thresholds.stuck_minutes:g} min"

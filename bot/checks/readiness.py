@@ -318,13 +318,26 @@ def _judge_probe(probe: Obj, max_ms: int) -> tuple[bool, str]:
     return True, f"{where}: 200{took} ({', '.join(models)})"
 
 
+def _workspace_service(svc: Obj) -> bool:
+    """A Service KAITO created for a workspace (its label, or a Workspace owner reference)."""
+    owners = kube.meta(svc).get("ownerReferences") or []
+    return "kaito.sh/workspace" in kube.labels(svc) or any(
+        o.get("kind") == "Workspace" for o in owners
+    )
+
+
 def _expected_endpoints(ev: Mapping[str, Answer]) -> set[tuple[str, str]] | None:
-    """Workspace Services that should have been probed; None when workspaces are unknown."""
-    workspaces = _data(ev, "workspaces")
+    """Workspace Services that should have been probed; None when neither list could be read.
+
+    Without the workspace list, the Services KAITO labelled for a workspace stand in for it;
+    without both, which endpoints exist is unknown (a pass would be a guess).
+    """
+    workspaces, services = _data(ev, "workspaces"), _data(ev, "services")
     if workspaces is None:
-        return None
+        if services is None:
+            return None
+        return {(kube.namespace(s), kube.name(s)) for s in services if _workspace_service(s)}
     wanted = {(kube.namespace(w), kube.name(w)) for w in workspaces if w.get("inference")}
-    services = _data(ev, "services")
     if services is not None:  # KAITO creates the Service only once the workspace's nodes are ready
         wanted &= {(kube.namespace(s), kube.name(s)) for s in services}
     return wanted
@@ -360,15 +373,23 @@ def endpoint_answering(
     facts = {"answering": len(good), "endpoints": len(judged) + len(unknown), "latency_ms": latency}
     if bad:
         return StepResult.confirmed(*bad, *unknown, *good, **facts)
-    if unknown:
-        return StepResult.inconclusive(*unknown, *good, **facts)
-    if not judged:
-        if expected is None:
-            return StepResult.inconclusive("no endpoint was probed", _missing(ev, "workspaces"))
-        return StepResult.ruled_out(
-            "no inference endpoint to probe (no workspace Service)", **facts
+    if expected is None:  # which workspace Services exist is unknown: one may be unprobed
+        what = (
+            "cannot tell whether every endpoint was probed" if judged else "no endpoint was probed"
         )
-    return StepResult.ruled_out(*good, **facts)
+        return StepResult.inconclusive(
+            what, *good, _missing(ev, "workspaces"), _missing(ev, "services"), **facts
+        )
+    note = []
+    if not ev["workspaces"].available:
+        note = [_missing(ev, "workspaces") + " (workspace Services found by their kaito.sh label)"]
+    if unknown:
+        return StepResult.inconclusive(*unknown, *good, *note, **facts)
+    if not judged:
+        return StepResult.ruled_out(
+            "no inference endpoint to probe (no workspace Service)", *note, **facts
+        )
+    return StepResult.ruled_out(*good, *note, **facts)
 
 
 # ---- 5. quota headroom ----------------------------------------------------------------------
@@ -444,26 +465,32 @@ def _headroom(usage: Obj, rows: list[Any], request_nodes: int) -> tuple[bool, st
 
 def _demand_or_result(
     ev: Mapping[str, Answer],
-) -> tuple[list[tuple[str, bool, str]], StepResult | None]:
-    """What is in use, or the verdict when that cannot be known or nothing is in use."""
-    pools, workspaces = ev["agent_pools"], ev["workspaces"]
+) -> tuple[list[tuple[str, bool, str]], list[str], StepResult | None]:
+    """What is in use, which of its sources could not be read, and the verdict when that
+    cannot be known or nothing is in use.
+
+    A GPU pool or workspace that could not be listed may use a family with no room, so a
+    pass needs both lists: with one unreadable, a step can confirm but never rule out.
+    """
     demand = gpu_demand(_data(ev, "agent_pools"), _data(ev, "workspaces"))
-    unknown = [
-        _missing(ev, n)
-        for n, a in (("agent_pools", pools), ("workspaces", workspaces))
-        if not a.available
-    ]
-    if not demand and unknown:
-        return demand, StepResult.inconclusive(
-            "cannot tell which GPU families are in use", *unknown
+    unread = [_missing(ev, n) for n in ("agent_pools", "workspaces") if not ev[n].available]
+    if not demand and unread:
+        return (
+            demand,
+            unread,
+            StepResult.inconclusive("cannot tell which GPU families are in use", *unread),
         )
     if not demand:
-        return demand, StepResult.ruled_out(
-            "no GPU agent pool or workspace in use: no GPU family needs headroom",
-            families=[],
-            short=[],
+        return (
+            demand,
+            unread,
+            StepResult.ruled_out(
+                "no GPU agent pool or workspace in use: no GPU family needs headroom",
+                families=[],
+                short=[],
+            ),
         )
-    return demand, None
+    return demand, unread, None
 
 
 QUOTA_INPUTS = {
@@ -484,7 +511,7 @@ def quota_headroom(
     ev: Mapping[str, Answer], params: HeadroomParams, ctx: CheckContext
 ) -> StepResult:
     """Every GPU family in use has quota for one more node of its largest SKU in use."""
-    demand, early = _demand_or_result(ev)
+    demand, unread, early = _demand_or_result(ev)
     if early is not None:
         return early
     families, unknown = _family_rows(demand, _data(ev, "skus"))
@@ -502,6 +529,7 @@ def quota_headroom(
         rows.append(row)
         (ok if passes else short).append((line, row))
     facts = {"families": rows, "short": [r for _, r in short], **(short[0][1] if short else {})}
+    unknown += [f"{u} (GPU families it uses are not checked)" for u in unread]
     if short:
         return StepResult.confirmed(*[x for x, _ in short], *unknown, *[x for x, _ in ok], **facts)
     if unknown:
@@ -519,15 +547,21 @@ def regional_headroom(
     ev: Mapping[str, Answer], params: HeadroomParams, ctx: CheckContext
 ) -> StepResult:
     """Total Regional vCPUs leave room for one more on-demand node of the largest GPU SKU in use."""
-    demand, early = _demand_or_result(ev)
+    demand, unread, early = _demand_or_result(ev)
     if early is not None:
         return early
     usage = arm.usage_by_name(ev["usages"].data).get("cores")
     if usage is None:
         return StepResult.inconclusive("no 'cores' (Total Regional vCPUs) entry in azure/usages")
     sizes = [(arm.sku_info(s, _data(ev, "skus")), who) for s, spot, who in demand if not spot]
+    unknown = [f"{i.name} ({who}): vCPUs unknown" for i, who in sizes if not i.vcpus]
+    unknown += [f"{u} (GPU SKUs it uses are not checked)" for u in unread]
     sizes = [(i, who) for i, who in sizes if i.vcpus]
     if not sizes:  # Spot nodes draw on lowPriorityCores only
+        if unknown:
+            return StepResult.inconclusive(
+                "cannot tell the largest on-demand GPU SKU in use", *unknown
+            )
         return StepResult.ruled_out(
             "no on-demand GPU SKU in use: Total Regional vCPUs do not gate it"
         )
@@ -538,10 +572,13 @@ def regional_headroom(
     if used + int(info.vcpus or 0) > limit:
         return StepResult.confirmed(
             line + " (no room)",
+            *unknown,
             regional_limit=limit,
             regional_used=used,
             regional_new_limit=used + int(info.vcpus or 0) * params.request_nodes,
         )
+    if unknown:
+        return StepResult.inconclusive(line, *unknown)
     return StepResult.ruled_out(line)
 
 
@@ -616,7 +653,9 @@ def prewarm_in_place(
     lines = [line for _, line, _ in missing + ok] + unknown
     if missing:
         return StepResult.confirmed(*lines, **facts)
-    if unknown and not ok:
+    # A workload that could not be listed may sit on a scale-to-zero pool without a pre-warm;
+    # only when no pool scales to zero does that not matter.
+    if unknown and cold:
         return StepResult.inconclusive(
             "cannot tell what the scale-to-zero pools host", *lines, **facts
         )

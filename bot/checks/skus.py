@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.checks import _stall
 from bot.checks import azure as arm
-from bot.checks.capacity import STALL_INPUTS, stalls_from
+from bot.checks.capacity import STALL_INPUTS, stalls_from, unread
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
@@ -262,4 +262,13 @@ def sku_offered(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> Ste
         return StepResult.inconclusive(*lines, f"yet {who} reports: {clip(msg)}")
     if any(v.unknown for v in verdicts):
         return StepResult.inconclusive(*lines)
+    missing = unread(ev, (*STALL_INPUTS, "agent_pools"))
+    if missing:
+        # What stalls, the SKU it wants, its pool's zones and Azure's own error for a failed
+        # scale-up (ZonalAllocationFailed...) may be in what could not be read.
+        return StepResult.inconclusive(
+            *lines,
+            "not ruled out: the demand or Azure's error may be in what was not read",
+            *missing,
+        )
     return StepResult.ruled_out(*lines)

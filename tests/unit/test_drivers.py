@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.checks import _drivers_logs as driver_logs
+from bot.checks import _drivers_nodes as driver_nodes
 from bot.checks import drivers, skus
 from bot.model.context import CheckContext
 from bot.model.evidence import Answer, Question
@@ -40,7 +42,7 @@ def _answer(kind: str, data, params=None) -> Answer:
     ],
 )
 def test_no_device_family_matches(line: str) -> None:
-    assert drivers.matches_no_device(line)
+    assert driver_logs.matches_no_device(line)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +54,7 @@ def test_no_device_family_matches(line: str) -> None:
     ],
 )
 def test_other_gpu_lines_do_not_match(line: str) -> None:
-    assert not drivers.matches_no_device(line)
+    assert not driver_logs.matches_no_device(line)
 
 
 @pytest.mark.parametrize(
@@ -81,15 +83,15 @@ def test_other_gpu_lines_do_not_match(line: str) -> None:
     ],
 )
 def test_line_time_reads_the_formats_pods_print(line: str, expected) -> None:
-    assert drivers.line_time(line, NOW) == expected
+    assert driver_logs.line_time(line, NOW) == expected
 
 
 def test_yearless_stamps_after_now_belong_to_last_year() -> None:
     new_year = datetime(2027, 1, 1, 0, 10, tzinfo=UTC)
-    assert drivers.line_time("ERROR 12-31 23:58:00 [core.py:1] x", new_year) == datetime(
+    assert driver_logs.line_time("ERROR 12-31 23:58:00 [core.py:1] x", new_year) == datetime(
         2026, 12, 31, 23, 58, tzinfo=UTC
     )
-    assert drivers.line_time("E0230 01:00:00.0 1 x.go:1] impossible date", NOW) is None
+    assert driver_logs.line_time("E0230 01:00:00.0 1 x.go:1] impossible date", NOW) is None
 
 
 TRACEBACK = (
@@ -102,7 +104,7 @@ TRACEBACK = (
 
 
 def test_a_traceback_line_takes_the_stamps_around_it() -> None:
-    [hit] = drivers.scan(TRACEBACK, NOW, end=NOW - timedelta(minutes=2))
+    [hit] = driver_logs.scan(TRACEBACK, NOW, end=NOW - timedelta(minutes=2))
     assert hit.line == "RuntimeError: CUDA error: no CUDA-capable device is detected"
     assert hit.earliest == datetime(2026, 11, 27, 7, 37, 21, tzinfo=UTC)
     assert hit.latest == NOW - timedelta(minutes=2)  # no stamp after it: the instance's end
@@ -111,13 +113,13 @@ def test_a_traceback_line_takes_the_stamps_around_it() -> None:
 
 def test_an_unstamped_log_is_bounded_by_its_instance() -> None:
     text = "RuntimeError: No CUDA GPUs are available\n"
-    old = drivers.scan(text, NOW, NOW - timedelta(hours=3), NOW - timedelta(hours=2))[0]
+    old = driver_logs.scan(text, NOW, NOW - timedelta(hours=3), NOW - timedelta(hours=2))[0]
     assert old.age(NOW - timedelta(hours=1)) == "old"
-    unknown = drivers.scan(text, NOW, NOW - timedelta(days=3), NOW)[0]
+    unknown = driver_logs.scan(text, NOW, NOW - timedelta(days=3), NOW)[0]
     assert unknown.age(NOW - timedelta(hours=1)) == "unknown"
     assert unknown.when(NOW) == "between 11-24 07:40Z and 11-27 07:40Z"
-    assert drivers.scan(text, NOW)[0].when(NOW) == "time not in the log"
-    assert drivers.scan(text, NOW, end=NOW - timedelta(minutes=8))[0].when(NOW) == (
+    assert driver_logs.scan(text, NOW)[0].when(NOW) == "time not in the log"
+    assert driver_logs.scan(text, NOW, end=NOW - timedelta(minutes=8))[0].when(NOW) == (
         "before 07:32:00Z, 8 min ago"
     )
 
@@ -135,16 +137,22 @@ def _vllm_pod(state: dict, last: dict | None = None) -> dict:
 def test_instance_bounds_follow_container_statuses() -> None:
     last = {"exitCode": 1, "reason": "Error", "startedAt": _t(9), "finishedAt": _t(8)}
     running = _vllm_pod({"running": {"startedAt": _t(5)}}, last)
-    assert drivers.instance_bounds(running, "ws", False, NOW) == (NOW - timedelta(minutes=5), NOW)
-    assert drivers.instance_bounds(running, "ws", True, NOW) == (
+    assert driver_logs.instance_bounds(running, "ws", False, NOW) == (
+        NOW - timedelta(minutes=5),
+        NOW,
+    )
+    assert driver_logs.instance_bounds(running, "ws", True, NOW) == (
         NOW - timedelta(minutes=9),
         NOW - timedelta(minutes=8),
     )
     waiting = _vllm_pod({"waiting": {"reason": "CrashLoopBackOff"}}, last)
     # Which dead instance is "previous" while waiting varies: only the end bound is safe.
-    assert drivers.instance_bounds(waiting, "ws", True, NOW) == (None, NOW - timedelta(minutes=8))
-    assert drivers.instance_bounds(None, "ws", True, NOW) == (None, None)
-    assert drivers.instance_bounds(None, "ws", False, NOW) == (None, NOW)
+    assert driver_logs.instance_bounds(waiting, "ws", True, NOW) == (
+        None,
+        NOW - timedelta(minutes=8),
+    )
+    assert driver_logs.instance_bounds(None, "ws", True, NOW) == (None, None)
+    assert driver_logs.instance_bounds(None, "ws", False, NOW) == (None, NOW)
 
 
 # ---- device plugin ---------------------------------------------------------------------------
@@ -165,14 +173,14 @@ def _plugin(labels: dict, name: str = "nvidia-device-plugin-daemonset-x7k2p", **
 
 
 def test_device_plugin_is_found_by_name_or_either_label() -> None:
-    assert drivers.is_device_plugin(_plugin({}))
-    assert drivers.is_device_plugin(
+    assert driver_nodes.is_device_plugin(_plugin({}))
+    assert driver_nodes.is_device_plugin(
         _plugin({"name": "nvidia-device-plugin-ds"}, name="gpu-plugin-abc")
     )
-    assert drivers.is_device_plugin(
+    assert driver_nodes.is_device_plugin(
         _plugin({"app": "nvidia-device-plugin-daemonset"}, name="plugin-abc")
     )
-    assert not drivers.is_device_plugin(
+    assert not driver_nodes.is_device_plugin(
         _plugin({"app": "nvidia-dcgm-exporter"}, name="nvidia-dcgm-exporter-abc")
     )
 
@@ -191,15 +199,17 @@ def test_plugin_trouble_names_crashloop_with_last_exit() -> None:
             }
         ],
     )
-    assert drivers.plugin_trouble(pod, NOW) == (
+    assert driver_nodes.plugin_trouble(pod, NOW) == (
         "CrashLoopBackOff, 9 restarts, last exit 1 (Error) 6 min ago"
     )
     not_ready = _plugin(
         {}, conditions=[{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]
     )
-    assert drivers.plugin_trouble(not_ready, NOW) == "Running but not Ready (ContainersNotReady)"
-    assert drivers.plugin_trouble(_plugin({}, phase="Pending"), NOW) == "phase Pending"
-    assert drivers.plugin_trouble(_plugin({}), NOW) is None
+    assert (
+        driver_nodes.plugin_trouble(not_ready, NOW) == "Running but not Ready (ContainersNotReady)"
+    )
+    assert driver_nodes.plugin_trouble(_plugin({}, phase="Pending"), NOW) == "phase Pending"
+    assert driver_nodes.plugin_trouble(_plugin({}), NOW) is None
 
 
 def _node(
@@ -282,8 +292,8 @@ def test_arm_gpus_capability_decides_a_sku_the_table_lacks() -> None:
             }
         ]
     }
-    assert drivers.expected_gpus(node, body) == 1
-    assert drivers.expected_gpus(node, None) is None
+    assert driver_nodes.expected_gpus(node, body) == 1
+    assert driver_nodes.expected_gpus(node, None) is None
 
 
 # ---- driver sources --------------------------------------------------------------------------
@@ -303,7 +313,7 @@ def test_managed_driver_reads_gpu_profile(profile, managed, words) -> None:
     props = {"vmSize": "Standard_NC24ads_A100_v4"}
     if profile is not None:
         props["gpuProfile"] = profile
-    got, line = drivers.managed_driver({"name": "gpua100", "properties": props})
+    got, line = driver_nodes.managed_driver({"name": "gpua100", "properties": props})
     assert got is managed and words in line
 
 
@@ -336,21 +346,21 @@ def test_driver_daemonset_reaches_a_node_by_pod_or_by_selector() -> None:
         "spec": {"nodeName": NODE},
         "status": {"containerStatuses": [{"restartCount": 2}]},
     }
-    assert drivers.daemonset_on_node(ds, node, [pod]) == (
+    assert driver_nodes.daemonset_on_node(ds, node, [pod]) == (
         "runs gpu-operator/nvidia-driver-daemonset-7xk9q (2 restarts)"
     )
-    assert "nodeSelector (nvidia.com/gpu.deploy.driver=true)" in drivers.daemonset_on_node(
+    assert "nodeSelector (nvidia.com/gpu.deploy.driver=true)" in driver_nodes.daemonset_on_node(
         ds, node, None
     )
     preinstalled = _node("1", labels={"nvidia.com/gpu.deploy.driver": "pre-installed"})
-    assert drivers.daemonset_on_node(ds, preinstalled, []) is None
-    assert drivers.daemonset_on_node(_driver_ds({}, desired=0), node, []) is None
+    assert driver_nodes.daemonset_on_node(ds, preinstalled, []) is None
+    assert driver_nodes.daemonset_on_node(_driver_ds({}, desired=0), node, []) is None
 
 
 def test_a_taint_the_driver_daemonset_does_not_tolerate_keeps_it_off() -> None:
     ds = _driver_ds({}, tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}])
     tainted = _node("1", taints=[{"key": "sku", "value": "gpu", "effect": "NoSchedule"}])
-    assert drivers.daemonset_on_node(ds, tainted, None) is None
+    assert driver_nodes.daemonset_on_node(ds, tainted, None) is None
 
 
 # ---- flapping --------------------------------------------------------------------------------
@@ -385,7 +395,7 @@ def test_flap_events_count_series_and_ignore_other_nodes_and_old_ones() -> None:
             "lastTimestamp": _t(200),
         },
     ]
-    got = drivers.flap_events(events, NODE, NOW, NOW - timedelta(hours=1))
+    got = driver_nodes.flap_events(events, NODE, NOW, NOW - timedelta(hours=1))
     assert got == {"NodeNotReady": 3, "NodeReady": 2}
 
 
