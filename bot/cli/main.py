@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--demo", action="store_true", help="diagnose the demo snapshot bundled with gpubot"
     )
+    where.add_argument(
+        "--config", type=Path, metavar="FILE", help="live: configuration file (or GPUBOT_CONFIG)"
+    )
+    diag.add_argument("--cluster", metavar="NAME", help="live: which configured cluster")
     diag.add_argument(
         "--workspace",
         metavar="NS/NAME",
@@ -87,10 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--runbooks-dir", type=Path, help="load runbooks from this directory instead")
     diag.set_defaults(handler=cmd_diagnose)
 
-    from bot.cli import morning, serve
+    from bot.cli import collect, morning, serve
 
     serve.add_parser(sub)
     morning.add_parser(sub)
+    collect.add_parser(sub)
 
     pb = sub.add_parser("playbooks", help="lint, test, list playbooks; print their JSON Schema")
     pbsub = pb.add_subparsers(dest="action", metavar="ACTION")
@@ -143,18 +147,14 @@ def _thresholds(pairs: list[tuple[str, str]]) -> Any:
         raise Usage(f"--threshold {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
 
 
-def demo_snapshot() -> Path:
-    return Path(str(resources.files("bot") / "data" / "demo"))
-
-
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from bot.cli.progress import Progress
-    from bot.engine.runner import diagnose
+    from bot.cli.wiring import diagnoser_for
     from bot.model.context import Scope
-    from bot.sources.snapshot import SnapshotSource
 
-    thresholds = _thresholds(args.threshold)
-    catalog = _catalog(args)
+    thresholds = _thresholds(args.threshold) if args.threshold else None
+    diagnoser = diagnoser_for(args, thresholds=thresholds)
+    catalog = diagnoser.catalog
     runbook = catalog.runbook(args.runbook)
     ids = runbook.playbooks
     if args.playbook:
@@ -162,20 +162,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         if unknown:
             raise Usage(f"--playbook: unknown playbook {unknown[0]!r}")
         ids = args.playbook
-    if args.demo:
-        source = SnapshotSource(demo_snapshot())
-    elif args.snapshot is not None:
-        source = SnapshotSource(args.snapshot)
-    else:
-        raise Usage("live diagnosis needs configuration; use --snapshot DIR or --demo")
     scope = Scope(*args.workspace) if args.workspace else Scope()
-    playbooks = catalog.select(ids)
-    with Progress(len(playbooks), enabled=not args.no_progress) as progress:
-        diagnosis = diagnose(
-            playbooks,
-            source,
+    with Progress(len(ids), enabled=not args.no_progress) as progress:
+        diagnosis = diagnoser.run(
+            args.cluster,
             runbook=runbook.id,
-            thresholds=thresholds,
+            playbooks=ids,
             scope=scope,
             on_finding=progress.advance,
         )

@@ -4,28 +4,64 @@ from __future__ import annotations
 
 import argparse
 import os
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 
-def diagnoser_for(args: argparse.Namespace) -> Any:
+def demo_snapshot() -> Path:
+    return Path(str(resources.files("bot") / "data" / "demo"))
+
+
+def config_path(args: argparse.Namespace) -> str | None:
+    return str(args.config) if getattr(args, "config", None) else os.environ.get("GPUBOT_CONFIG")
+
+
+def diagnoser_for(args: argparse.Namespace, *, thresholds: Any = None) -> Any:
+    """A snapshot (--snapshot, --demo) or the live clusters of the configuration."""
     from bot.cli.main import Usage
     from bot.engine.loader import load_catalog
     from bot.engine.service import Diagnoser
     from bot.sources.snapshot import SnapshotSource
 
-    catalog = load_catalog()
-    if getattr(args, "snapshot", None) is not None:
-        source = SnapshotSource(args.snapshot)
-        return Diagnoser(
-            catalog=catalog, sources=lambda _name: source, cluster_names=[source.cluster.name]
-        )
-    raise Usage(
-        "live mode needs a configuration file (--config or GPUBOT_CONFIG); or use --snapshot DIR"
+    catalog = load_catalog(
+        getattr(args, "playbooks_dir", None), getattr(args, "runbooks_dir", None)
     )
+    snapshot = demo_snapshot() if getattr(args, "demo", False) else getattr(args, "snapshot", None)
+    if snapshot is not None:
+        source = SnapshotSource(snapshot)
+        return Diagnoser(
+            catalog=catalog,
+            sources=lambda _name: source,
+            cluster_names=[source.cluster.name],
+            **({"thresholds": thresholds} if thresholds is not None else {}),
+        )
+    path = config_path(args)
+    if path is None:
+        raise Usage(
+            "nothing to diagnose: pass --snapshot DIR, --demo, or --config FILE (or GPUBOT_CONFIG)"
+        )
+    from bot.settings import load_config
+    from bot.sources.live import open_live
 
+    config = load_config(path)
+    wanted = getattr(args, "cluster", None)
+    if wanted is not None:
+        config.cluster(wanted)  # an unknown name is a one-line error now, not mid-run
+    opened: dict[str, Any] = {}
 
-def config_path(args: argparse.Namespace) -> str | None:
-    return str(args.config) if getattr(args, "config", None) else os.environ.get("GPUBOT_CONFIG")
+    def sources(name: str | None) -> Any:
+        cluster = config.cluster(name or wanted)
+        if cluster.name not in opened:
+            opened[cluster.name] = open_live(cluster)
+        return opened[cluster.name]
+
+    return Diagnoser(
+        catalog=catalog,
+        sources=sources,
+        cluster_names=[c.name for c in config.clusters],
+        thresholds=thresholds if thresholds is not None else config.thresholds,
+    )
 
 
 def slack_config(args: argparse.Namespace) -> Any:

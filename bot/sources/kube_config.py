@@ -21,6 +21,9 @@ def api_client_from(path: str | None, context: str | None) -> tuple[client.ApiCl
             config.load_incluster_config(client_configuration=configuration)
             label = "in-cluster"
         else:
+            # The client reads $KUBECONFIG once, at import; read it now so a changed
+            # environment (tests, `env KUBECONFIG=... gpubot`) is honoured.
+            path = path or os.environ.get("KUBECONFIG") or None
             config.load_kube_config(
                 config_file=path, context=context, client_configuration=configuration
             )
