@@ -139,6 +139,29 @@ def has_run(pod: Obj) -> bool:
     )
 
 
+def ran_since(pod: Obj, container: str, since: datetime) -> bool:
+    """Whether the instance the container's current log belongs to ran after `since` (or
+    when is unknown): only such a log can hold a recent OOM."""
+    status = _status(pod, container)
+    started = status.get("restartCount") or status.get("lastState")
+    if not (started or (status.get("state") or {}).keys() & {"running", "terminated"}):
+        return False  # never started: no log
+    ended = instance(pod, container, False).finished
+    return ended is None or ended >= since
+
+
+def previous_expected(pod: Obj, container: str, now: datetime, lookback: timedelta) -> bool:
+    """Whether the container ran an instance before the one its current log belongs to that
+    ended within the lookback (or at an unknown time): a previous log that should be read."""
+    status = _status(pod, container)
+    if not (status.get("lastState") or {}).get("terminated"):
+        return False
+    if "waiting" in (status.get("state") or {}) and not status.get("restartCount"):
+        return False  # the current log is the only terminated run's
+    ended = instance(pod, container, True).finished
+    return ended is None or ended >= now - lookback
+
+
 @dataclass(frozen=True)
 class OomHit:
     namespace: str

@@ -5,6 +5,12 @@ The vLLM container log tells load from serving: an OOM before the server-ready l
 while loading weights / allocating the KV cache, after them while serving. Log Analytics rows,
 `OOMKilled` and KAITO's `ContainerOOMKilled` say an OOM happened but not when in the pod's
 life, so they only support (or, alone, leave the row inconclusive).
+
+Evidence, not guesses: removing evidence may only move a step towards inconclusive. So an
+unread log (the pod's, or the previous instance's of a container that restarted within the
+lookback), unreadable Log Analytics or workspaces keep the OOM symptoms from being ruled out;
+the cause steps rule out only if every pod that may have OOMed unseen would be ruled out too;
+and an unreadable ConfigMap, workspace or pod never stands in for vLLM's default batch limit.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from bot.model.context import CheckContext
 from bot.model.domain import GPU_SKUS, GpuSku, gpu_sku, preset_footprint
 from bot.model.evidence import Answer
 from bot.model.text import clip, names, parse_time, plural
-from bot.model.verdicts import StepResult
+from bot.model.verdicts import StepResult, Verdict
 
 Obj = dict[str, Any]
 LIST = "kubernetes.list"
@@ -41,6 +47,14 @@ def _unavailable(ev: Mapping[str, Answer], name: str) -> str:
     return f"{ev[name].source} unavailable: {ev[name].unavailable}"
 
 
+def _gap(ev: Mapping[str, Answer], name: str) -> str | None:
+    """`<source> unavailable: <why>` when the input was asked for and could not be read."""
+    answer = ev.get(name)
+    if answer is None or answer.available:
+        return None
+    return f"{answer.source} unavailable: {answer.unavailable}"
+
+
 def _admitted_pods(pods: list[Obj] | None, ctx: CheckContext) -> list[Obj]:
     return [p for p in pods or [] if ctx.scope.admits(kube.namespace(p), kube.workspace_of(p))]
 
@@ -55,7 +69,7 @@ class OomPicture:
     hits: list[vllm.OomHit] = field(default_factory=list)
     old: list[vllm.OomHit] = field(default_factory=list)
     unplaced: list[str] = field(default_factory=list)  # OOMKilled / LA / KAITO, no log OOM
-    missing: list[str] = field(default_factory=list)  # pods that ran but whose log is missing
+    missing: dict[str, str] = field(default_factory=dict)  # ns/pod -> which log is missing
     suspects: set[str] = field(default_factory=set)  # ns/pod of the unplaced OOM signs
     instances: int = 0
 
@@ -105,6 +119,33 @@ def _killed(pod: Obj, term: Obj, ctx: CheckContext) -> str:
     return f"{kube.ref(pod)} container {term.get('container')} OOMKilled {when} (exit {exit_code})"
 
 
+def unread_logs(
+    logs: list[Obj], pods: Mapping[tuple[str, str], Obj], ctx: CheckContext
+) -> dict[str, str]:
+    """ns/pod -> what of its log is missing: the log of a pod that ran, or the previous
+    instance's log of a container that restarted within the lookback (a source lists a
+    previous log only when it has one)."""
+    out: dict[str, str] = {}
+    read = {
+        (e.get("namespace"), e.get("pod"), e.get("container"), bool(e.get("previous")))
+        for e in logs
+    }
+    for e in logs:
+        key = (e.get("namespace"), e.get("pod"))
+        pod = pods.get(key)
+        if pod is None or e.get("previous"):
+            continue
+        ref = f"{key[0]}/{key[1]}"
+        if e.get("text") is None:
+            if vllm.ran_since(pod, str(e.get("container")), ctx.now - ctx.thresholds.lookback):
+                out[ref] = f"{ref}: log not captured"
+        elif (*key, e.get("container"), True) not in read and vllm.previous_expected(
+            pod, str(e.get("container")), ctx.now, ctx.thresholds.lookback
+        ):
+            out.setdefault(ref, f"{ref}: the previous instance's log not captured")
+    return out
+
+
 def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
     """Read `logs` and `pods` (and optional `errors`, `workspaces`) for CUDA OOMs in scope."""
     pods = _admitted_pods(_data(ev, "pods"), ctx)
@@ -114,13 +155,7 @@ def oom_picture(ev: Mapping[str, Answer], ctx: CheckContext) -> OomPicture:
     for hit in vllm.oom_hits(logs, pods, ctx.now):
         recent = vllm.recent(hit.when, ctx.now, ctx.thresholds.lookback)
         (pic.hits if recent else pic.old).append(hit)
-    pic.missing = sorted(
-        {
-            f"{e['namespace']}/{e['pod']}"
-            for e in logs
-            if e.get("text") is None and vllm.has_run(refs[(e["namespace"], e["pod"])])
-        }
-    )
+    pic.missing = unread_logs(logs, refs, ctx)
     _add_unplaced(pic, pods, ev, ctx)
     return pic
 
@@ -166,9 +201,68 @@ def _supporting(pic: OomPicture, ev: Mapping[str, Answer]) -> list[str]:
 
 
 def _ran(ev: Mapping[str, Answer], ctx: CheckContext) -> list[str]:
-    """GPU/KAITO pods in scope that have started a container (whose logs could show an OOM)."""
+    """GPU/KAITO pods in scope with a container that ran within the lookback (whose logs
+    could show a recent OOM)."""
     pods = kube.inference_pods(_admitted_pods(_data(ev, "pods"), ctx))
-    return [kube.ref(p) for p in pods if vllm.has_run(p)]
+    since = ctx.now - ctx.thresholds.lookback
+    return [
+        kube.ref(p)
+        for p in pods
+        if vllm.has_run(p)
+        and any(vllm.ran_since(p, str(c.get("name")), since) for c in kube.container_statuses(p))
+    ]
+
+
+@dataclass(frozen=True)
+class Culprits:
+    """The pods whose OOM a cause step judges, and what could not be read to know them.
+
+    Read in full, the culprits are the pods whose log places an OOM in the phase, else the
+    pods with OOM signs no log places, else none (the step judges every pod). When logs, Log
+    Analytics or the workspaces are missing, `unread` holds the pods that may be culprits
+    unseen (None: any pod, the pod list itself is unknown) and `gaps` says which source.
+    """
+
+    placed: frozenset[str]
+    suspects: frozenset[str]
+    unread: frozenset[str] | None
+    gaps: tuple[str, ...]
+
+    @property
+    def known(self) -> frozenset[str]:
+        return self.placed or self.suspects
+
+    @property
+    def certain(self) -> bool:
+        return self.unread is not None and not self.unread
+
+    def possible(self) -> frozenset[str] | None:
+        """Every pod that the full evidence could name a culprit; None when any could be."""
+        return None if self.unread is None else self.known | self.unread
+
+
+def culprits(ev: Mapping[str, Answer], ctx: CheckContext, phase: str) -> Culprits:
+    if _data(ev, "pods") is None:
+        return Culprits(frozenset(), frozenset(), None, (_gap(ev, "pods") or "pods not read",))
+    pic = oom_picture(ev, ctx)
+    placed = frozenset(h.ref for h in pic.of(phase))
+    ran = frozenset(_ran(ev, ctx))
+    unread: set[str] = set()
+    gaps = []
+    if gap := _gap(ev, "logs"):
+        if ran:
+            unread |= ran
+            gaps.append(f"{gap} ({names(sorted(ran))} ran)")
+    elif pic.missing:
+        unread |= set(pic.missing)
+        gaps += list(pic.missing.values())[:3]
+    if not placed and ran:
+        # Log Analytics rows and KAITO's ContainerOOMKilled name suspects among the pods.
+        for name in ("errors", "workspaces"):
+            if gap := _gap(ev, name):
+                unread |= ran
+                gaps.append(gap)
+    return Culprits(placed, frozenset(pic.suspects), frozenset(unread), tuple(gaps))
 
 
 def _hit_lines(hits: list[vllm.OomHit], ctx: CheckContext) -> list[str]:
@@ -186,18 +280,21 @@ def _hit_lines(hits: list[vllm.OomHit], ctx: CheckContext) -> list[str]:
     return lines
 
 
+def _symptom_gaps(ev: Mapping[str, Answer], pic: OomPicture, ran: list[str]) -> list[str]:
+    """Sources whose absence leaves an OOM possible that nothing read shows."""
+    gaps = []
+    if (gap := _gap(ev, "logs")) and ran:
+        gaps.append(f"{gap} ({names(ran)} ran)")
+    if gap := _gap(ev, "errors"):
+        # Its rows are the only trace of an OOM in a replaced pod or a rotated log.
+        gaps.append(f"{gap}: OOMs of replaced pods or rotated logs not checked")
+    if not pic.hits and (gap := _gap(ev, "workspaces")):
+        gaps.append(f"{gap}: KAITO's ContainerOOMKilled not checked")
+    return gaps
+
+
 def _oom_symptom(ev: Mapping[str, Answer], ctx: CheckContext, phase: str) -> StepResult:
-    if not ev["logs"].available or not ev["logs"].data:
-        # With no GPU/KAITO pod ever started there is no log to read and nothing to OOM
-        # (the logs answer is then empty, or unknown when a snapshot has no logs/ folder).
-        ran = _ran(ev, ctx)
-        if not ran:
-            return StepResult.ruled_out(
-                "no GPU or KAITO pod has started a container: nothing to OOM"
-            )
-        if not ev["logs"].available:
-            return StepResult.inconclusive(f"{_unavailable(ev, 'logs')} ({names(ran)} ran)")
-    pic = oom_picture(ev, ctx)
+    pic = oom_picture(ev, ctx)  # without logs: the OOM kills, Log Analytics rows, KAITO's word
     other = "serving" if phase == "load" else "load"
     window = f"{ctx.thresholds.lookback_minutes:g} min"
     mine = pic.of(phase)
@@ -208,11 +305,20 @@ def _oom_symptom(ev: Mapping[str, Answer], ctx: CheckContext, phase: str) -> Ste
             oom_pods=sorted({h.ref for h in mine}),
             oom_message=clip(mine[0].oom.message, 200),
         )
-    if pic.unplaced or pic.missing:
+    ran = _ran(ev, ctx)
+    gaps = _symptom_gaps(ev, pic, ran)
+    if pic.unplaced or pic.missing or gaps:
         return StepResult.inconclusive(
             *pic.unplaced[:3],
-            *[f"{ref}: log not captured" for ref in pic.missing[:3]],
+            *list(pic.missing.values())[:3],
             *[h.line(ctx.now) for h in pic.of(other)[:1]],
+            *gaps,
+        )
+    if not ev["logs"].available or (not pic.instances and not ran):
+        # With no GPU/KAITO pod ever started there is no log to read and nothing to OOM.
+        return StepResult.ruled_out(
+            f"no GPU or KAITO pod has started a container (none ran in the last {window}): "
+            "nothing to OOM"
         )
     old = [f"not counted (before the last {window}): {h.line(ctx.now)}" for h in pic.old[:1]]
     if pic.of(other):
@@ -342,26 +448,61 @@ def preset_exceeds_sku(ev: Mapping[str, Answer], params: Any, ctx: CheckContext)
     workspaces = [
         w for w in ev["workspaces"].data if ctx.scope.admits(kube.namespace(w), kube.name(w))
     ]
-    pods = _admitted_pods(_data(ev, "pods"), ctx)
-    culprits = oom_picture(ev, ctx).culprits("load") if _data(ev, "logs") is not None else set()
-    failing = {(kube.namespace(p), kube.workspace_of(p)) for p in pods if kube.ref(p) in culprits}
-    # Judge the workspaces whose pods OOM (at load); with no OOM, every workspace in scope.
-    judged = [w for w in workspaces if (kube.namespace(w), kube.name(w)) in failing]
-    if culprits and not judged:
-        return StepResult.inconclusive(
-            f"the pods that OOMed ({names(sorted(culprits))}) serve no KAITO preset: no footprint "
-            "to compare with their GPU"
-        )
-    judged = judged or workspaces
-    fits = [_fit(w, _data(ev, "nodes")) for w in judged if (w.get("inference") or {}).get("preset")]
+    pods = {kube.ref(p): p for p in _admitted_pods(_data(ev, "pods"), ctx)}
+
+    def served(refs: frozenset[str] | None) -> list[Obj]:
+        """The workspaces the pods serve (every workspace for None)."""
+        if refs is None:
+            return workspaces
+        keys = {(kube.namespace(pods[r]), kube.workspace_of(pods[r])) for r in refs if r in pods}
+        return [w for w in workspaces if (kube.namespace(w), kube.name(w)) in keys]
+
+    def fits_of(judged: list[Obj]) -> list[Fit]:
+        return [
+            _fit(w, _data(ev, "nodes")) for w in judged if (w.get("inference") or {}).get("preset")
+        ]
+
+    c = culprits(ev, ctx, "load")
+    if c.certain:
+        # Judge the workspaces whose pods OOM (at load); with no OOM, every workspace in scope.
+        judged = served(c.known)
+        if c.known and not judged:
+            return StepResult.inconclusive(
+                f"the pods that OOMed ({names(sorted(c.known))}) serve no KAITO preset: no "
+                "footprint to compare with their GPU"
+            )
+        judged = judged or workspaces
+    else:
+        # Which pods OOMed is not fully known: an OOM placed at load still picks its workspace;
+        # otherwise any pod that may have OOMed unseen could be the one.
+        judged = served(c.placed) if c.placed else served(c.possible()) or workspaces
+    fits = fits_of(judged)
     extra = _webhook_lines(judged, _data(ev, "events"), ctx)
     short = [f for f in fits if f.fits is False]
     if short:
         return StepResult.confirmed(*[f.line for f in short], *extra, **short[0].facts)
-    if any(f.fits is None for f in fits) or not fits:
-        reason = [f.line for f in fits if f.fits is None] or ["no workspace with a preset to size"]
-        return StepResult.inconclusive(*reason, *extra)
-    return StepResult.ruled_out(*[f.line for f in fits[:3]], *extra)
+    if c.certain:
+        if any(f.fits is None for f in fits) or not fits:
+            reason = [f.line for f in fits if f.fits is None] or [
+                "no workspace with a preset to size"
+            ]
+            return StepResult.inconclusive(*reason, *extra)
+        return StepResult.ruled_out(*[f.line for f in fits[:3]], *extra)
+    # Ruled out only if every pod that may have OOMed serves a preset that fits, and (when
+    # no OOM is known, so the full evidence may judge every workspace) so does every one.
+    possible = c.possible()
+    if possible is None:
+        return StepResult.inconclusive(
+            *c.gaps, "which workspace's pods OOMed is unknown", *[f.line for f in fits[:2]]
+        )
+    unsized = sorted(r for r in possible if not fits_of(served(frozenset({r}))))
+    checked = fits_of(workspaces if not c.known else served(possible))
+    if unsized or not checked or any(f.fits is None for f in checked):
+        why = [f.line for f in checked if f.fits is None]
+        if unsized:
+            why.append(f"{names(unsized)} may have OOMed and serve no KAITO preset to size")
+        return StepResult.inconclusive(*c.gaps, *why, *[f.line for f in checked if f.fits][:2])
+    return StepResult.ruled_out(*[f.line for f in checked[:3]], *extra)
 
 
 # ---- rows 6 and 11: the KV cache --------------------------------------------------------------
@@ -424,20 +565,21 @@ def _caps(
 ) -> tuple[list[Obj], list[str]]:
     """cap-max-model-len offers (one per ConfigMap) for the pods whose KV cache is pinned."""
     offers: dict[str, Obj] = {}
-    lines = []
+    lines: dict[str, str] = {}
     for pm in pinned:
         cfg = vllm.workspace_config(
             pods.get(pm.ref) or {}, _data(ev, "workspaces"), _data(ev, "configmaps")
         )
-        if cfg is None:
+        key = f"{cfg.namespace}/{cfg.configmap or cfg.workspace}" if cfg else None
+        if cfg is None or key in lines:
             continue
-        params, line = vllm.cap_offer(cfg)
-        if params and f"{cfg.namespace}/{cfg.configmap}" not in offers:
-            offers[f"{cfg.namespace}/{cfg.configmap}"] = params
-            lines.append(line)
-        elif params is None:
-            lines.append(line)
-    return list(offers.values()), lines
+        if cfg.configmap and (gap := _gap(ev, "configmaps")):
+            lines[key] = f"ConfigMap {key} not read ({gap}): no cap offered"
+            continue
+        params, lines[key] = vllm.cap_offer(cfg)
+        if params:
+            offers[key] = params
+    return list(offers.values()), list(lines.values())
 
 
 KV_INPUTS = {
@@ -459,16 +601,23 @@ def kv_cache_pinned(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) ->
     metrics, pods = serving_metrics(ev, ctx)
     if metrics is None:
         return _no_metrics(ev)
-    logs_read = _data(ev, "logs") is not None
-    ooming = oom_picture(ev, ctx).culprits("serving") if logs_read else set()
-    # The pods that OOMed while serving are the ones that matter; with none, every vLLM pod.
-    judged = [m for m in serving_metrics(ev, ctx, only_vllm=False)[0] or [] if m.ref in ooming]
-    if ooming and not judged:
-        return StepResult.inconclusive(f"no /metrics for {names(sorted(ooming))}, which OOMed")
-    judged = judged or metrics
+    every = {m.ref: m for m in serving_metrics(ev, ctx, only_vllm=False)[0] or []}
     thr = ctx.thresholds.kv_cache_ratio
+    c = culprits(ev, ctx, "serving")
+    # The pods that OOMed while serving are the ones that matter; with none, every vLLM pod.
+    if c.certain:
+        judged = [m for ref, m in every.items() if ref in c.known]
+        if c.known and not judged:
+            return StepResult.inconclusive(f"no /metrics for {names(sorted(c.known))}, which OOMed")
+        judged = judged or metrics
+    else:
+        # Which pods OOMed is not fully known: an OOM placed while serving still picks its pod;
+        # otherwise any pod that may have OOMed unseen could be the one.
+        possible = c.placed or c.possible()
+        judged = [m for ref, m in every.items() if possible is None or ref in possible]
+        if not c.placed:
+            judged += [m for m in metrics if m not in judged]
     pinned = [m for m in judged if m.kv is not None and m.kv >= thr]
-    unknown = [m for m in judged if m.kv is None]
     if pinned:
         caps, cfg_lines = _caps(pinned, pods, ev)
         top = max(pinned, key=lambda m: m.kv or 0)
@@ -480,10 +629,28 @@ def kv_cache_pinned(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) ->
             kv_pods=[m.ref for m in pinned],
             caps=caps,
         )
+    if not c.certain:
+        # Ruled out only if every pod that may have OOMed, and (when no OOM is known, so the
+        # full evidence may judge every vLLM pod) every vLLM pod, reads below the threshold.
+        possible = c.possible()
+        if possible is None:
+            return StepResult.inconclusive(
+                *c.gaps, "which pods OOMed is unknown", *[m.describe() for m in judged[:2]]
+            )
+        unread = sorted(r for r in possible if r not in every)
+        judged = [every[r] for r in sorted(possible) if r in every]
+        judged += [m for m in metrics if not c.known and m.ref not in possible]
+        if unread:
+            return StepResult.inconclusive(
+                *c.gaps,
+                f"no /metrics for {names(unread)}, which may have OOMed",
+                *[m.describe() for m in judged[:2]],
+            )
+    unknown = [m for m in judged if m.kv is None]
     if unknown or not judged:
         lines = [m.describe() for m in unknown[:3]] or ["no vLLM pod's /metrics to read"]
         known = [m.describe() for m in judged if m.kv is not None]
-        return StepResult.inconclusive(*lines, *known[:2])
+        return StepResult.inconclusive(*lines, *known[:2], *c.gaps)
     return StepResult.ruled_out(*[f"{m.describe()}: below {thr:.0%}" for m in judged[:3]])
 
 
@@ -537,12 +704,24 @@ def requests_queueing(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) 
     )
 
 
-def _max_num_seqs(pod: Obj | None, ev: Mapping[str, Answer]) -> tuple[int, str]:
-    """vLLM's batch limit for the pod: the inference config, its args, else vLLM's default."""
-    cfg = vllm.workspace_config(pod or {}, _data(ev, "workspaces"), _data(ev, "configmaps"))
+def _max_num_seqs(pod: Obj | None, ev: Mapping[str, Answer]) -> tuple[int | None, str]:
+    """vLLM's batch limit for the pod: the inference config, its args, else vLLM's default.
+
+    None (and why) when the pod, its workspace or its ConfigMap could not be read: the
+    default only stands in when what was read sets no limit.
+    """
+    if pod is None:
+        return None, f"max-num-seqs unknown ({_gap(ev, 'pods') or 'the pod is not in the list'})"
+    workspaces, configmaps = _data(ev, "workspaces"), _data(ev, "configmaps")
+    if kube.workspace_of(pod) and workspaces is None and (gap := _gap(ev, "workspaces")):
+        return None, f"max-num-seqs unknown ({gap})"
+    cfg = vllm.workspace_config(pod, workspaces, configmaps)
+    if cfg is not None and cfg.configmap and configmaps is None:
+        gap = _gap(ev, "configmaps") or "ConfigMaps not read"
+        return None, f"max-num-seqs unknown (ConfigMap {cfg.namespace}/{cfg.configmap}: {gap})"
     if cfg is not None and (limit := vllm.config_int(cfg.section, "max-num-seqs")) is not None:
         return limit, f"max-num-seqs {limit} (ConfigMap {cfg.namespace}/{cfg.configmap})"
-    if (limit := vllm.arg_int(pod or {}, "--max-num-seqs")) is not None:
+    if (limit := vllm.arg_int(pod, "--max-num-seqs")) is not None:
         return limit, f"--max-num-seqs={limit}"
     return vllm.DEFAULT_MAX_NUM_SEQS, f"max-num-seqs {vllm.DEFAULT_MAX_NUM_SEQS} (vLLM default)"
 
@@ -550,12 +729,14 @@ def _max_num_seqs(pod: Obj | None, ev: Mapping[str, Answer]) -> tuple[int, str]:
 def _kv_judgement(
     m: vllm.PodMetrics, pod: Obj | None, ev: Mapping[str, Answer], thr: float
 ) -> tuple[bool | None, str]:
-    """(KV-bound?, why) for one pod; None when its metrics do not say."""
+    """(KV-bound?, why) for one pod; None when its metrics or its batch limit do not say."""
     if m.kv is None or m.running is None:
         return None, m.describe()
     if m.kv < thr:
         return False, f"{m.describe()}: KV cache below {thr:.0%}, not KV-bound"
     limit, why = _max_num_seqs(pod, ev)
+    if limit is None:
+        return None, f"{m.describe()}: KV cache full, but {why}: KV- or sequence-bound?"
     if m.running >= limit:
         return False, f"{m.describe()}: batch full at {why}: sequence-bound, not KV-bound"
     return True, f"{m.describe()}: KV cache full while {m.running:g} running < {why}: KV-bound"
@@ -657,6 +838,23 @@ def cotenant_ooms(
     return shared, alone
 
 
+def _unseen_ooms(ev: Mapping[str, Answer], ctx: CheckContext) -> list[str]:
+    """Why a co-tenant's CUDA OOM could have gone unseen: the logs were unavailable while a
+    GPU pod ran, or the log of a pod sharing its node with another GPU pod was not captured."""
+    if gap := _gap(ev, "logs"):
+        return [f"{gap}: CUDA OOMs not checked"] if _ran(ev, ctx) else []
+    pods = list(_data(ev, "pods") or [])
+    in_scope = {kube.node_name(p) for p in _admitted_pods(pods, ctx)}
+    by_key = {(kube.namespace(p), kube.name(p)): p for p in pods}
+    unread = []
+    for ref, line in unread_logs(_data(ev, "logs") or [], by_key, ctx).items():
+        ns, name = ref.split("/", 1)
+        node = kube.node_name(by_key[(ns, name)])
+        if node and node in in_scope and len(_tenants(pods, node)) > 1:
+            unread.append(f"{line} (it shares {node})")
+    return [*unread[:3], "CUDA OOMs in them not checked"] if unread else []
+
+
 @check(
     "memory.cotenant_oom", inputs={"pods": LIST, "logs": "kubernetes.pod_logs"}, optional=("logs",)
 )
@@ -667,14 +865,37 @@ def cotenant_oom(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> St
         lines = [ln for node_lines in shared.values() for ln in node_lines]
         return StepResult.confirmed(*lines[:5], oom_nodes=sorted(shared))
     # OOM kills were read, CUDA OOMs in logs were not (which matters only if a GPU pod ran).
-    if not ev["logs"].available and _ran(ev, ctx):
-        return StepResult.inconclusive(
-            f"{_unavailable(ev, 'logs')}: CUDA OOMs not checked", *alone[:2]
-        )
+    if unseen := _unseen_ooms(ev, ctx):
+        return StepResult.inconclusive(*unseen, *alone[:2])
     if alone:
         return StepResult.ruled_out(*alone[:3])
     window = f"{ctx.thresholds.lookback_minutes:g} min"
     return StepResult.ruled_out(f"no GPU pod OOM-killed or logging CUDA OOM in the last {window}")
+
+
+def _slicing_verdict(
+    configs: list[share.Slicing], used: set[str], nodes: list[share.NodeShare], read: str
+) -> StepResult:
+    """Time-slicing on the given GPU nodes: a config they do not isolate away, or GFD's labels."""
+    signs = [f"{n.node}: {', '.join(n.signs)}" for n in nodes if n.signs]
+    over = [n.over for n in nodes if n.over]
+    isolated = [f"{n.node}: {', '.join(n.isolated)}" for n in nodes if n.isolated and not n.signs]
+    all_isolated = bool(nodes) and len(isolated) == len(nodes) and not over
+    caps = [n.mig_capable for n in nodes if n.mig_capable is not None]
+    facts = {"mig_capable": bool(caps) and all(caps), "nodes": [n.node for n in nodes]}
+    config_lines = [c.line(used) for c in configs]
+    if signs or (configs and not all_isolated):
+        return StepResult.confirmed(*config_lines[:2], *signs[:3], *over[:2], **facts)
+    if over:
+        return StepResult.inconclusive(
+            *over[:2], "no timeSlicing config or GFD sharing label explains it", **facts
+        )
+    checked = (
+        f"no device-plugin config time-slices a GPU in {read}"
+        if not configs
+        else f"{config_lines[0]}, but the nodes do not use it"
+    )
+    return StepResult.ruled_out(checked, *isolated[:3], **facts)
 
 
 @check(
@@ -692,30 +913,30 @@ def time_slicing(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> St
     """The GPUs are time-sliced: a device-plugin timeSlicing config or GFD sharing labels."""
     configs = share.slicing_configs(ev["configmaps"].data)
     used = share.policy_configs(_data(ev, "clusterpolicies"))
+    read = plural(len(ev["configmaps"].data), "ConfigMap")
+    if gap := _gap(ev, "nodes"):
+        # GFD's labels and MIG layouts are on the nodes: a config alone neither shows the
+        # nodes use it nor, absent, that no node is time-sliced.
+        return StepResult.inconclusive(
+            f"{configs[0].line(used)}, but whether the GPU nodes use it is unknown"
+            if configs
+            else f"no device-plugin config time-slices a GPU in {read}",
+            f"{gap}: GFD sharing labels and MIG layouts not checked",
+        )
+    gpu_nodes = kube.gpu_nodes(_data(ev, "nodes") or [])
     shared = cotenant_ooms(ev, ctx)[0] if _data(ev, "pods") is not None else {}
     # The nodes where co-tenants OOMed decide; with none, every GPU node.
-    nodes = [
-        share.node_sharing(n)
-        for n in kube.gpu_nodes(_data(ev, "nodes") or [])
-        if not shared or kube.name(n) in shared
-    ]
-    signs = [f"{n.node}: {', '.join(n.signs)}" for n in nodes if n.signs]
-    over = [n.over for n in nodes if n.over]
-    isolated = [f"{n.node}: {', '.join(n.isolated)}" for n in nodes if n.isolated and not n.signs]
-    all_isolated = bool(nodes) and len(isolated) == len(nodes) and not over
-    caps = [n.mig_capable for n in nodes if n.mig_capable is not None]
-    facts = {"mig_capable": bool(caps) and all(caps), "nodes": [n.node for n in nodes]}
-    config_lines = [c.line(used) for c in configs]
-    if signs or (configs and not all_isolated):
-        return StepResult.confirmed(*config_lines[:2], *signs[:3], *over[:2], **facts)
-    if over:
-        return StepResult.inconclusive(
-            *over[:2], "no timeSlicing config or GFD sharing label explains it", **facts
-        )
-    read = plural(len(ev["configmaps"].data), "ConfigMap")
-    checked = (
-        f"no device-plugin config time-slices a GPU in {read}"
-        if not configs
-        else f"{config_lines[0]}, but the nodes do not use it"
-    )
-    return StepResult.ruled_out(checked, *isolated[:3], **facts)
+    judged = [n for n in gpu_nodes if not shared or kube.name(n) in shared]
+    result = _slicing_verdict(configs, used, [share.node_sharing(n) for n in judged], read)
+    unseen = _unseen_ooms(ev, ctx) if shared else []
+    if result.verdict is Verdict.RULED_OUT and unseen:
+        # Co-tenants on other nodes may have OOMed unseen: rule out only if no node slices.
+        wide = _slicing_verdict(configs, used, [share.node_sharing(n) for n in gpu_nodes], read)
+        if wide.verdict is not Verdict.RULED_OUT:
+            return StepResult.inconclusive(
+                *result.lines[:2],
+                *unseen,
+                f"other GPU nodes are time-sliced: {wide.lines[0]}",
+                **result.facts,
+            )
+    return result

@@ -170,6 +170,45 @@ def test_has_run() -> None:
     assert not vllm.has_run(_pod([]))
 
 
+def test_ran_since_only_counts_logs_that_can_hold_a_recent_oom() -> None:
+    since = NOW - timedelta(hours=1)
+    running = {"name": "c", "restartCount": 0, "state": {"running": {"startedAt": "x"}}}
+    done_long_ago = {
+        "name": "c",
+        "restartCount": 0,
+        "state": {"terminated": {"reason": "Completed", "finishedAt": "2026-11-27T01:28:00Z"}},
+    }
+    done_lately = {
+        "name": "c",
+        "restartCount": 0,
+        "state": {"terminated": {"reason": "Error", "finishedAt": "2026-11-27T07:10:00Z"}},
+    }
+    creating = {"name": "c", "restartCount": 0, "state": {"waiting": {"reason": "Pulling"}}}
+    assert vllm.ran_since(_pod([running]), "c", since)
+    assert not vllm.ran_since(_pod([done_long_ago]), "c", since)
+    assert vllm.ran_since(_pod([done_lately]), "c", since)
+    assert not vllm.ran_since(_pod([creating]), "c", since)
+
+
+def test_previous_expected_when_the_container_restarted_within_the_lookback() -> None:
+    hour = timedelta(hours=1)
+
+    def restarted(finished: str, state: dict, restarts: int = 1) -> dict:
+        last = {"terminated": {"reason": "Error", "startedAt": finished, "finishedAt": finished}}
+        return _pod([{"name": "c", "restartCount": restarts, "state": state, "lastState": last}])
+
+    running = {"running": {"startedAt": "2026-11-27T07:31:00Z"}}
+    backoff = {"waiting": {"reason": "CrashLoopBackOff"}}
+    assert vllm.previous_expected(restarted("2026-11-27T07:30:00Z", running), "c", NOW, hour)
+    assert not vllm.previous_expected(restarted("2026-11-27T04:40:00Z", running), "c", NOW, hour)
+    # In back-off the current log is the last run's; the previous is the run before it.
+    assert vllm.previous_expected(restarted("2026-11-27T07:30:00Z", backoff, 3), "c", NOW, hour)
+    assert not vllm.previous_expected(restarted("2026-11-27T07:30:00Z", backoff, 0), "c", NOW, hour)
+    assert not vllm.previous_expected(
+        _pod([{"name": "c", "restartCount": 0, "state": running}]), "c", NOW, hour
+    )
+
+
 def test_recent_window_edges() -> None:
     hour = timedelta(hours=1)
     assert vllm.recent(NOW - hour, NOW, hour)
