@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import urllib.request
+from urllib.parse import urlencode
 
 import pytest
 
@@ -301,3 +302,60 @@ def test_healthz_and_metrics(running, fake) -> None:
         assert resp.status == 200 and json.loads(resp.read())["ok"] is True
     with urllib.request.urlopen(f"{running.url}/metrics", timeout=10) as resp:
         assert b"gpubot_diagnosis_queue_depth" in resp.read()
+
+
+def _click(
+    url: str, action_id: str, value: str, user: str = "U777", response_url: str = ""
+) -> tuple[int, str]:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001"},
+        "user": {"id": user, "team_id": "T0001"},
+        "api_app_id": "A1",
+        "container": {"type": "message", "message_ts": "1764230000.000100", "channel_id": "CINFRA"},
+        "channel": {"id": "CINFRA"},
+        "trigger_id": "trig-1",
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "ack:x",
+                "value": value,
+                "type": "button",
+                "action_ts": "1764230001.000200",
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    return h.signed_post(
+        f"{url}/slack/events", body, content_type="application/x-www-form-urlencoded"
+    )
+
+
+def test_acknowledged_finding_is_noted_instead_of_paging_owners(fake, tmp_path) -> None:
+    config = SlackConfig(owner_groups={"quota": "S0FINOPS"})
+    bot = h.start_bot(fake, QUOTA, tmp_path, config=config)
+    try:
+        h.slash(bot.url, "diagnose")
+        first = _final_summary(fake)
+        text = json.dumps(first.args["blocks"])
+        assert "<!subteam^S0FINOPS>" in text  # the owning team's group is mentioned
+        status, _ = _click(
+            bot.url, "ack:quota-exhausted", "aks-inference", response_url=fake.response_url
+        )
+        assert status == 200
+        acks = bot.bot.store.active_acks("aks-inference")
+        assert acks["quota-exhausted"].user_id == "U777"
+        fake.calls.clear()
+        h.slash(bot.url, "diagnose")
+        second = _final_summary(fake)
+        text = json.dumps(second.args["blocks"])
+        assert "Acknowledged by <@U777>" in text and "<!subteam^S0FINOPS>" not in text
+        status, _ = _click(
+            bot.url, "ack:no-such-playbook", "aks-inference", response_url=fake.response_url
+        )
+        assert status == 200 and "no-such-playbook" not in bot.bot.store.active_acks(
+            "aks-inference"
+        )
+    finally:
+        bot.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,7 +65,7 @@ class GpuBot:
         self.bot_user_id: str | None = None
         self.app.command("/gpu")(self.on_command)
         self.app.event("message")(self.on_message)
-        self.app.action({"action_id": r"^(ack|snooze):.+"})(self.on_ack)
+        self.app.action(re.compile(r"^(ack|snooze):.+"))(self.on_ack)
 
     # ---- /gpu ----------------------------------------------------------------------------
 
