@@ -11,6 +11,7 @@ import kubernetes_validate
 import pytest
 import trustme
 
+from bot.sources.kube_access import READS
 from bot.sources.kube_paths import RESOURCES
 from tests.conftest import ROOT, scenario_dirs
 from tests.deploy_rbac import ARM_ACTIONS, arm_action, kube_permission, render, rule_grants
@@ -210,14 +211,13 @@ def test_permission_mapping() -> None:
 
 
 def _code_reads() -> set[tuple[str, str, str]]:
-    """What the live Kubernetes source can ask, from its code: list on every kind it knows,
-    get on pod logs (read_namespaced_pod_log) and the pod/service proxies it scrapes."""
-    reads = {(r.group, r.plural, "list") for r in RESOURCES.values()}
-    return reads | {
-        ("", "pods/log", "get"),
-        ("", "pods/proxy", "get"),
-        ("", "services/proxy", "get"),
-    }
+    """What the live Kubernetes source can ask, from its code (bot/sources/kube_access.READS:
+    list on every kind in RESOURCES, get on pod logs and the pod/service metrics proxies)."""
+    return {(p.group, p.resource, p.verb) for p in READS}
+
+
+def test_reads_cover_every_known_kind() -> None:
+    assert {r.plural for r in RESOURCES.values()} <= {p for _, p, _ in _code_reads()}
 
 
 def test_read_cluster_role_covers_every_recorded_call_and_nothing_else(objects, recorded) -> None:
