@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.sources.kube_access import READS, Permission
 from tests.conftest import scenario_dirs
+from tests.emulators.azure_api import AzureEmulator
+from tests.emulators.azure_api import Fault as AzureFault
 from tests.emulators.kube_api import SSAR_PATH, KubeApiEmulator
 from tests.emulators.slack_api import FakeSlack
 from tests.test_live_parity import _config
@@ -25,8 +28,13 @@ def kube(tmp_path, monkeypatch):
         yield emulator
 
 
-def _doctor(run_cli, tmp_path: Path) -> tuple[int, str]:
+def _doctor(run_cli, tmp_path: Path, *, azure: bool = False) -> tuple[int, str]:
     config = _config(SNAPSHOT, tmp_path / "gpubot.yaml")
+    if not azure:  # Kubernetes only: no Azure credential lookup (it would probe IMDS)
+        doc = yaml.safe_load(config.read_text())
+        for cluster in doc["clusters"]:
+            cluster.pop("subscription_id", None)
+        config.write_text(yaml.safe_dump(doc))
     code, out, _ = run_cli("doctor", "--config", str(config))
     return code, out
 
@@ -92,6 +100,22 @@ def test_slack_auth_test_and_scopes(kube, run_cli, tmp_path, monkeypatch) -> Non
         assert "PASS  slack scopes" in out
         assert "xoxb-doctor-test" not in out
         assert [c.method for c in slack.of("auth.test")] == ["auth.test"]
+
+
+def test_azure_reachable_and_refused(kube, run_cli, tmp_path, monkeypatch) -> None:
+    with AzureEmulator(SNAPSHOT, token="doctor-azure-token") as azure:
+        for name, value in azure.env().items():
+            monkeypatch.setenv(name, value)
+        code, out = _doctor(run_cli, tmp_path, azure=True)
+        assert code == 0, out
+        assert "PASS  azure aks-inference" in out
+        assert [r.route for r in azure.requests] == ["managed_cluster"]
+        azure.inject("managed_cluster", AzureFault("status", status=403))
+        code, out = _doctor(run_cli, tmp_path, azure=True)
+        assert code == 1
+        assert "FAIL  azure aks-inference" in out
+        assert "fix: assign the gpubot custom role" in out
+        assert "doctor-azure-token" not in out
 
 
 def test_permission_rule_text() -> None:

@@ -1,6 +1,6 @@
 """`gpubot doctor`: is this installation able to work? A pass/fail table with the fix for each.
 
-Checks the configuration loads, each configured cluster's API server answers, the API server
+Checks the configuration loads, each configured cluster's API server and ARM answer, the API server
 allows every read diagnosis makes (a SelfSubjectAccessReview each; a denied one prints the
 exact gpubot-read rule to add), and, when SLACK_BOT_TOKEN is set, Slack's auth.test.
 """
@@ -75,6 +75,31 @@ def _kube_rows(cluster: Any) -> list[Row]:
     return rows
 
 
+def _azure_rows(cluster: Any) -> list[Row]:
+    """One cheap ARM question: the managed cluster itself."""
+    from bot.model.evidence import Question
+    from bot.sources.arm import AzureSource
+    from bot.sources.base import BadInput
+
+    name = f"azure {cluster.name}"
+    if not (cluster.subscription_id and cluster.resource_group):  # nothing to ask ARM
+        return [Row(name, True, "no subscription_id/resource_group: Azure evidence is skipped")]
+    try:
+        azure = AzureSource.from_env(cluster.info())
+    except BadInput as exc:
+        return [Row(name, False, str(exc), _AZURE_FIX)]
+    except Exception as exc:
+        return [Row(name, False, f"cannot set up Azure clients: {type(exc).__name__}", _AZURE_FIX)]
+    got = azure.fetch_body(Question.of("azure.managed_cluster"))
+    if got.available:
+        return [Row(name, True, "managed cluster readable through ARM")]
+    return [Row(name, False, str(got.unavailable), _AZURE_FIX)]
+
+
+_AZURE_FIX = (
+    "assign the gpubot custom role (azure/gpubot-role.json) to the workload identity; "
+    "see README 'Deploy to AKS'"
+)
 _NET_FIX = "check the API server address and that egress to it on 443 is allowed"
 
 
@@ -133,6 +158,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if config is not None:
         for cluster in config.clusters:
             rows.extend(_kube_rows(cluster))
+            rows.extend(_azure_rows(cluster))
     rows.extend(_slack_rows(dict(os.environ)))
     sys.stdout.write(render(rows) + "\n")
     return 0 if all(r.ok for r in rows) else 1
