@@ -90,11 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--runbooks-dir", type=Path, help="load runbooks from this directory instead")
     diag.set_defaults(handler=cmd_diagnose)
 
-    from bot.cli import collect, morning, serve
+    from bot.cli import collect, doctor, morning, serve
 
     serve.add_parser(sub)
     morning.add_parser(sub)
     collect.add_parser(sub)
+    doctor.add_parser(sub)
 
     pb = sub.add_parser("playbooks", help="lint, test, list playbooks; print their JSON Schema")
     pbsub = pb.add_subparsers(dest="action", metavar="ACTION")

@@ -74,6 +74,8 @@ class KubeApiEmulator:
         self.requests: list[Recorded] = []
         self.writes: list[Recorded] = []
         self._faults: list[tuple[re.Pattern[str], Fault]] = []
+        # SelfSubjectAccessReview answers: (apiGroup, resource[/subresource], verb) denied.
+        self.deny: set[tuple[str, str, str]] = set()
         self._latency: list[tuple[re.Pattern[str], float]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -186,6 +188,11 @@ class KubeApiEmulator:
             return None
         return _send(h, reply.status, reply.content_type, reply.body)
 
+    def _access_review(self, doc: Any) -> Reply:
+        with self._lock:
+            deny = set(self.deny)
+        return _access_review_reply(doc, deny)
+
     def _misbehave(self, h: _Handler, fault: Fault) -> None:
         if fault.kind in ("timeout", "reset"):
             if fault.kind == "timeout":
@@ -215,6 +222,8 @@ class KubeApiEmulator:
             h.close_connection = True
 
     def route(self, r: Recorded) -> Reply:
+        if r.method == "POST" and r.path.rstrip("/") == SSAR_PATH:
+            return self._access_review(r.body)
         parts = [p for p in r.path.split("/") if p]
         doc = discovery(self.store, parts, self.url)
         if doc is not None:
@@ -286,6 +295,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
         return
+
+
+SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+
+def _access_review_reply(doc: Any, deny: set[tuple[str, str, str]]) -> Reply:
+    attrs = ((doc or {}).get("spec") or {}).get("resourceAttributes") or {}
+    resource = attrs.get("resource", "")
+    if attrs.get("subresource"):
+        resource = f"{resource}/{attrs['subresource']}"
+    allowed = (attrs.get("group", ""), resource, attrs.get("verb", "")) not in deny
+    status = {"allowed": allowed}
+    if not allowed:
+        status["reason"] = "RBAC: no rule grants it"
+    return _json(201, {**(doc or {}), "status": status})
 
 
 def _json(status: int, doc: Any) -> Reply:
