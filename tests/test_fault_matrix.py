@@ -6,6 +6,7 @@ fault-free run, retries are bounded (counted at the emulator), and nothing hangs
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from pathlib import Path
@@ -157,3 +158,70 @@ def test_fault_cell(side, fault, baseline, ca, tmp_path, monkeypatch) -> None:
     else:
         assert azure_requests <= base_azure * (FAST.retries + 1)
     assert TOKEN not in repr(diagnosis.model_dump())
+
+
+# ---- the Slack Web API: the diagnosis is made whatever Slack does; delivery retries a bounded
+# number of times, then the failure is raised to the caller (which logs it), verdicts unchanged.
+
+SLACK_FAULTS = {
+    "timeout": ["timeout"] * 100,
+    "429": [],  # FakeSlack.rate_limits
+    "5xx": ["503"] * 100,
+    "malformed": ["malformed"] * 100,
+    "refused": [],
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_slack_fault_cell(fault, caplog) -> None:
+    from bot.engine.service import Diagnoser
+    from bot.slack.app import web_client
+    from bot.slack.delivery import deliver
+    from bot.slack.settings import SlackEnv
+    from tests.emulators.slack_api import FakeSlack
+
+    catalog = load_catalog()
+    snapshot = SnapshotSource(SCENARIO)
+    diagnoser = Diagnoser(
+        catalog=catalog, sources=lambda _n: snapshot, cluster_names=[snapshot.cluster.name]
+    )
+    want = {f.playbook: f.verdict for f in diagnoser.run(None).findings}
+    made: list[Any] = []
+
+    def run(advance):
+        made.append(diagnoser.run(None, on_finding=advance))
+        return made[-1]
+
+    with FakeSlack() as slack:
+        slack.stall_seconds = 2.0
+        url = f"http://127.0.0.1:{closed_port()}/api/" if fault == "refused" else slack.url
+        client = web_client(
+            SlackEnv(
+                bot_token="xoxb-fault", signing_secret="s", app_token=None, api_url=url,
+                webhook_secret=None,
+            )
+        )
+        client.timeout = 1
+        if fault == "429":
+            slack.rate_limits["chat.update"] = [1] * 100
+        else:
+            slack.faults["chat.update"] = list(SLACK_FAULTS[fault])
+        started = time.monotonic()
+        try:
+            deliver(client, channel="C1", title="t", total=len(want), run=run)
+            delivered = True
+        except Exception:
+            logging.getLogger("gpubot.slack").exception("delivery failed")
+            delivered = False
+        elapsed = time.monotonic() - started
+        updates = len(slack.of("chat.update"))
+    assert elapsed < HANG_GUARD
+    assert not delivered, "every summary update failed, so delivery reports it"
+    assert "delivery failed" in caplog.text
+    if fault == "refused":
+        assert not made, "no channel to post to: nothing was started"
+        return
+    assert made and {f.playbook: f.verdict for f in made[0].findings} == want
+    # one progress update (progress stops after a failure) and the summary, each tried at most
+    # 1 + 3 times by the client's retry handlers
+    assert 2 <= updates <= 2 * (1 + 3), f"{updates} chat.update calls"
