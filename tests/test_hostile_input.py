@@ -1,0 +1,71 @@
+"""Issue 8 hostile input, property-based: slash command text, alert payloads, KQL literals.
+Each input gets a clear error or is ignored, never a crash."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.slack import alerts
+from bot.slack.commands import UsageError, parse
+from bot.sources import kql
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CLUSTERS = ["gpu-prod", "gpu-dev"]
+WORDS = st.sampled_from(
+    ["diagnose", "morning", "help", "gpu-prod", "gpu-dev", "ns/ws", "ns/", "<!channel>",
+     "<@U123>", "<!here|here>", "a/b/c", "`x`", "*"]
+)
+TEXT = st.one_of(st.text(), st.lists(WORDS, max_size=6).map(" ".join))
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(
+        st.sampled_from(
+            ["text", "alerts", "labels", "annotations", "data", "essentials", "alertContext",
+             "blocks", "attachments", "elements", "type", "status", "alertRule", "subtype",
+             "bot_id", "fields", "title", "value", "commonLabels", "x"]
+        )
+        | st.text(max_size=8),
+        inner,
+        max_size=5,
+    ),
+    max_leaves=20,
+)
+
+
+@SETTINGS
+@given(TEXT)
+def test_slash_command_text_raises_only_usage_error_and_echoes_no_mention(text: str) -> None:
+    try:
+        parse(text, CLUSTERS)
+    except UsageError as exc:
+        message = str(exc)
+        assert "<!" not in message and "<@" not in message, message
+
+
+@SETTINGS
+@given(st.dictionaries(st.text(max_size=10), JSONISH, max_size=6) | JSONISH)
+def test_alert_parsers_never_crash_on_arbitrary_json(payload) -> None:
+    for parser in (
+        alerts.from_slack_message,
+        alerts.from_alertmanager_webhook,
+        alerts.from_azure_monitor_webhook,
+    ):
+        if not isinstance(payload, dict):
+            continue
+        parser(payload)
+
+
+@SETTINGS
+@given(st.text())
+def test_kql_string_literal_stays_one_literal(value: str) -> None:
+    try:
+        text = kql.string_literal(value)
+    except kql.KqlError:
+        return
+    assert kql.tokens(text) == [("string", text)]
+    query = kql.with_params("T | where Name == {name} | take 1", name=value)
+    assert query == f"T | where Name == {text} | take 1"
+    head, tail = kql.tokens("T | where Name == "), kql.tokens(" | take 1")
+    assert kql.tokens(query) == [*head, ("string", text), *tail]
