@@ -3,11 +3,15 @@ Each input gets a clear error or is ignored, never a crash."""
 
 from __future__ import annotations
 
+import io
+import json
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.slack import alerts
 from bot.slack.commands import UsageError, parse
+from bot.slack.web import WebApp
 from bot.sources import kql
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -69,3 +73,49 @@ def test_kql_string_literal_stays_one_literal(value: str) -> None:
     assert query == f"T | where Name == {text} | take 1"
     head, tail = kql.tokens("T | where Name == "), kql.tokens(" | take 1")
     assert kql.tokens(query) == [*head, ("string", text), *tail]
+
+
+# ---- the /alerts/* endpoints, in process through WSGI: garbage answers 4xx, never 500 ----------
+
+SECRET = "webhook-secret-canary"
+
+
+def _call(app: WebApp, path: str, body: bytes, *, auth: str | None = None, query: str = "") -> int:
+    environ = {
+        "PATH_INFO": path,
+        "REQUEST_METHOD": "POST",
+        "QUERY_STRING": query,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    if auth is not None:
+        environ["HTTP_AUTHORIZATION"] = auth
+    seen: list[str] = []
+    b"".join(app(environ, lambda status, headers: seen.append(status)))
+    return int(seen[0].split()[0])
+
+
+def _app() -> WebApp:
+    return WebApp(triage=lambda alert: True, webhook_secret=SECRET)
+
+
+@SETTINGS
+@given(
+    st.sampled_from(["/alerts/alertmanager", "/alerts/azure-monitor"]),
+    st.binary(max_size=200) | JSONISH.map(lambda v: json.dumps(v).encode()),
+)
+def test_alert_endpoints_answer_garbage_with_4xx_never_500(path: str, body: bytes) -> None:
+    status = _call(_app(), path, body, auth=f"Bearer {SECRET}")
+    assert status in (202, 400), status
+
+
+def test_webhook_shared_secret_bearer_and_query_token() -> None:
+    app, path, body = _app(), "/alerts/alertmanager", b'{"alerts": []}'
+    assert _call(app, path, body, auth=f"Bearer {SECRET}") == 202
+    assert _call(app, path, body, query=f"token={SECRET}") == 202
+    assert _call(app, path, body, auth="Bearer wrong") == 401
+    assert _call(app, path, body, query="token=wrong") == 401
+    assert _call(app, path, body) == 401
+    assert _call(app, path, body, auth=SECRET) == 401  # not a Bearer header
+    off = WebApp(triage=None, webhook_secret=None)
+    assert _call(off, path, body, auth="Bearer ") == 401  # no secret configured: webhooks off
