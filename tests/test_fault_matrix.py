@@ -61,7 +61,11 @@ def _run(kube: KubeApiEmulator, azure: AzureEmulator, tmp: Path, monkeypatch, **
     source = LiveSource(
         cluster,
         kube=KubeSource.from_kubeconfig(
-            str(kubeconfig), None, cluster=cluster, timeout=0.5, retries=KUBE_RETRIES,
+            str(kubeconfig),
+            None,
+            cluster=cluster,
+            timeout=0.5,
+            retries=KUBE_RETRIES,
             max_retry_sleep=1.0,
         ),
         azure=AzureSource.from_env(cluster, options=FAST),
@@ -197,7 +201,10 @@ def test_slack_fault_cell(fault, caplog) -> None:
         url = f"http://127.0.0.1:{closed_port()}/api/" if fault == "refused" else slack.url
         client = web_client(
             SlackEnv(
-                bot_token="xoxb-fault", signing_secret="s", app_token=None, api_url=url,
+                bot_token="xoxb-fault",
+                signing_secret="s",
+                app_token=None,
+                api_url=url,
                 webhook_secret=None,
             )
         )

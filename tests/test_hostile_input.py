@@ -17,22 +17,56 @@ from bot.sources import kql
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLUSTERS = ["gpu-prod", "gpu-dev"]
 WORDS = st.sampled_from(
-    ["diagnose", "morning", "help", "gpu-prod", "gpu-dev", "ns/ws", "ns/", "<!channel>",
-     "<@U123>", "<!here|here>", "a/b/c", "`x`", "*"]
+    [
+        "diagnose",
+        "morning",
+        "help",
+        "gpu-prod",
+        "gpu-dev",
+        "ns/ws",
+        "ns/",
+        "<!channel>",
+        "<@U123>",
+        "<!here|here>",
+        "a/b/c",
+        "`x`",
+        "*",
+    ]
 )
 TEXT = st.one_of(st.text(), st.lists(WORDS, max_size=6).map(" ".join))
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            ["text", "alerts", "labels", "annotations", "data", "essentials", "alertContext",
-             "blocks", "attachments", "elements", "type", "status", "alertRule", "subtype",
-             "bot_id", "fields", "title", "value", "commonLabels", "x"]
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "text",
+                    "alerts",
+                    "labels",
+                    "annotations",
+                    "data",
+                    "essentials",
+                    "alertContext",
+                    "blocks",
+                    "attachments",
+                    "elements",
+                    "type",
+                    "status",
+                    "alertRule",
+                    "subtype",
+                    "bot_id",
+                    "fields",
+                    "title",
+                    "value",
+                    "commonLabels",
+                    "x",
+                ]
+            )
+            | st.text(max_size=8),
+            inner,
+            max_size=5,
         )
-        | st.text(max_size=8),
-        inner,
-        max_size=5,
     ),
     max_leaves=20,
 )
