@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.engine.loader import load_catalog
+from bot.engine.runner import diagnose
 from bot.slack import alerts
 from bot.slack.commands import UsageError, parse
 from bot.slack.web import WebApp
 from bot.sources import kql
+from bot.sources.base import BadInput
+from bot.sources.snapshot import SnapshotSource
+from tests.conftest import ROOT
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLUSTERS = ["gpu-prod", "gpu-dev"]
@@ -153,3 +161,45 @@ def test_webhook_shared_secret_bearer_and_query_token() -> None:
     assert _call(app, path, body, auth=SECRET) == 401  # not a Bearer header
     off = WebApp(triage=None, webhook_secret=None)
     assert _call(off, path, body, auth="Bearer ") == 401  # no secret configured: webhooks off
+
+
+# ---- snapshot files: a mutated JSON file is refused as BadInput naming it; a diagnosis of it
+# never raises ----------------------------------------------------------------------------------
+
+SNAPSHOT = ROOT / "tests/scenarios/healthy"
+SNAPSHOT_FILES = sorted(
+    str(p.relative_to(SNAPSHOT)) for p in SNAPSHOT.rglob("*.json") if p.stat().st_size < 200_000
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(SNAPSHOT_FILES),
+    st.integers(min_value=0, max_value=10_000),
+    st.sampled_from(["truncate", "garbage", "retype"]),
+)
+def test_mutated_snapshot_file_is_bad_input_naming_it(rel: str, at: int, how: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        snap = Path(tmp) / "snap"
+        shutil.copytree(SNAPSHOT, snap)
+        target = snap / rel
+        text = target.read_text()
+        cut = at % max(1, len(text))
+        mutated = {
+            "truncate": text[:cut],
+            "garbage": text[:cut] + "\x00}{" + text[cut:],
+            "retype": json.dumps([1, "x", None]),
+        }[how]
+        target.write_text(mutated)
+        try:
+            source = SnapshotSource(snap)
+        except BadInput as exc:
+            assert Path(rel).name in str(exc), str(exc)
+            return
+        catalog = load_catalog()
+        diagnosis = diagnose(catalog.select(catalog.runbook("triage").playbooks), source)
+        assert diagnosis.findings
+        for finding in diagnosis.findings:
+            for step in finding.steps:
+                for line in step.lines:
+                    assert "Traceback" not in line
