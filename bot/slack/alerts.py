@@ -58,11 +58,20 @@ class Alert:
         return pod[:-2] if re.fullmatch(r".+-\d", pod) and pod.startswith("workspace-") else None
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """Hostile payloads: a field that should be an object but is not reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _attachment_text(att: dict[str, Any]) -> str:
     parts = [str(att.get(k) or "") for k in ("pretext", "title", "text", "fallback")]
     parts += [
         f"{f.get('title', '')}: {f.get('value', '')}"
-        for f in att.get("fields") or []
+        for f in _list(att.get("fields"))
         if isinstance(f, dict)
     ]
     return "\n".join(p for p in parts if p)
@@ -89,7 +98,7 @@ def _blocks_text(blocks: list[Any]) -> str:
 def message_text(event: dict[str, Any]) -> str:
     """Everything readable in a Slack message: text, attachments (incl. fields), blocks."""
     parts = [str(event.get("text") or "")]
-    parts += [_attachment_text(a) for a in event.get("attachments") or [] if isinstance(a, dict)]
+    parts += [_attachment_text(a) for a in _list(event.get("attachments")) if isinstance(a, dict)]
     parts.append(_blocks_text(event.get("blocks") or []))
     return "\n".join(p for p in parts if p.strip())
 
@@ -109,8 +118,8 @@ def from_slack_message(event: dict[str, Any]) -> Alert | None:
     if not text.strip():
         return None
     labels = _labels(text)
-    for att in event.get("attachments") or []:
-        title = str((att or {}).get("title") or "")
+    for att in _list(event.get("attachments")):
+        title = str(_dict(att).get("title") or "")
         match = _STATUS.match(title.strip())
         if match:  # Alertmanager's default Slack title
             status, rest = match.group(1).lower(), match.group(2).split()
@@ -132,7 +141,7 @@ def from_slack_message(event: dict[str, Any]) -> Alert | None:
     if (
         incident
         and re.search(r"\b(triggered|acknowledged|resolved)\b", lowered)
-        and "pagerduty" in lowered + str(event.get("bot_profile", {}).get("name", "")).lower()
+        and "pagerduty" in lowered + str(_dict(event.get("bot_profile")).get("name", "")).lower()
     ):
         status = "resolved" if re.search(r"\bresolved\b", lowered) else "firing"
         title = incident.group(2).strip().splitlines()[0]
@@ -142,17 +151,18 @@ def from_slack_message(event: dict[str, Any]) -> Alert | None:
 
 def from_alertmanager_webhook(payload: dict[str, Any]) -> list[Alert]:
     out = []
-    for a in payload.get("alerts") or []:
-        labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
-        text = "\n".join(str(v) for v in (a.get("annotations") or {}).values())
+    for a in _list(payload.get("alerts")):
+        a = _dict(a)
+        labels = {str(k): str(v) for k, v in _dict(a.get("labels")).items()}
+        text = "\n".join(str(v) for v in _dict(a.get("annotations")).values())
         status = "resolved" if a.get("status") == "resolved" else "firing"
         out.append(Alert("alertmanager", labels.get("alertname", ""), status, labels, text))
     return out
 
 
 def from_azure_monitor_webhook(payload: dict[str, Any]) -> list[Alert]:
-    data = payload.get("data") or {}
-    ess = data.get("essentials") or {}
+    data = _dict(payload.get("data"))
+    ess = _dict(data.get("essentials"))
     if not ess:
         return []
     labels = {
@@ -160,7 +170,7 @@ def from_azure_monitor_webhook(payload: dict[str, Any]) -> list[Alert]:
         "signalType": str(ess.get("signalType", "")),
         "monitoringService": str(ess.get("monitoringService", "")),
     }
-    for target in ess.get("configurationItems") or []:
+    for target in _list(ess.get("configurationItems")):
         labels.setdefault("target", str(target))
     status = "resolved" if str(ess.get("monitorCondition", "")).lower() == "resolved" else "firing"
     text = f"{ess.get('alertRule', '')}\n{ess.get('description', '')}"

@@ -32,6 +32,7 @@ class Progress:
         )
         self.done, self.confirmed = 0, 0
         self._last = 0.0
+        self._gave_up = False  # one failed update (after the client's retries) ends progress
         self._lock = threading.Lock()
 
     def text(self) -> str:
@@ -43,6 +44,8 @@ class Progress:
             self.done += 1
             self.confirmed += finding.verdict == "confirmed"
             now = time.monotonic()
+            if self._gave_up:
+                return
             if now - self._last < PROGRESS_EVERY_S and self.done < self.total:
                 return
             self._last = now
@@ -50,7 +53,11 @@ class Progress:
         try:
             self.client.chat_update(channel=self.channel, ts=self.ts, text=text)
         except SlackApiError as exc:  # progress is best effort; the result is what matters
+            self._gave_up = True
             log.warning("progress update failed: %s", exc.response.get("error"))
+        except Exception as exc:  # a timeout or a broken body must not stop the diagnosis
+            self._gave_up = True
+            log.warning("progress update failed: %s", type(exc).__name__)
 
 
 def deliver(

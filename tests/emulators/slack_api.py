@@ -40,6 +40,10 @@ class FakeSlack:
         self.changed = threading.Condition(self.lock)
         self.rate_limits: dict[str, list[int]] = {}  # method -> Retry-After seconds per next calls
         self.errors: dict[str, str] = {}  # method -> Slack error code to answer
+        # method -> transport faults for the next calls, one popped per call: "timeout" (stall
+        # `stall_seconds`, then answer), "500"/"503" (server error), "malformed" (cut JSON)
+        self.faults: dict[str, list[str]] = {}
+        self.stall_seconds = 3.0
         self.usergroups: dict[str, list[str]] = {}
         self._ts = 1_764_230_000
         self.ws_url: str | None = None
@@ -150,6 +154,14 @@ class FakeSlack:
                 method = (
                     "response_url" if path.startswith("/response/") else path.removeprefix("/api/")
                 )
+                with fake.lock:
+                    pending = fake.faults.get(method)
+                    fault = pending.pop(0) if pending else None
+                if fault is not None:
+                    with fake.changed:
+                        fake.calls.append(Call(method, args, dict(self.headers)))
+                        fake.changed.notify_all()
+                    return self._fault(fault)
                 status, headers, body = (
                     (200, {}, {"ok": True})
                     if method == "response_url"
@@ -162,6 +174,18 @@ class FakeSlack:
                 self.send_response(status)
                 for k, v in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _fault(self, fault: str) -> None:
+                if fault == "timeout":
+                    time.sleep(fake.stall_seconds)
+                    self.close_connection = True
+                    return
+                status, data = (200, b'{"ok": tr') if fault == "malformed" else (int(fault), b"")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
