@@ -20,7 +20,12 @@ REASONS = (
     ("Scheduled", "Normal", "Successfully assigned {ns}/{pod} to {node}", "default-scheduler"),
     ("Pulled", "Normal", "Container image already present on machine", "kubelet"),
     ("Started", "Normal", "Started container api", "kubelet"),
-    ("Unhealthy", "Warning", "Readiness probe failed: HTTP probe failed with statuscode: 503", "kubelet"),
+    (
+        "Unhealthy",
+        "Warning",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        "kubelet",
+    ),
     ("BackOff", "Warning", "Back-off restarting failed container api", "kubelet"),
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 
 def main(config: str, questions_file: str) -> None:
@@ -24,7 +25,7 @@ def main(config: str, questions_file: str) -> None:
 
     questions = [
         Question(kind=q["kind"], params=tuple((k, v) for k, v in q["params"]))
-        for q in json.loads(open(questions_file, encoding="utf-8").read())
+        for q in json.loads(Path(questions_file).read_text(encoding="utf-8"))
     ]
     cluster = load_config(config).cluster(None)
     first = time.monotonic()

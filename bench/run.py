@@ -44,6 +44,7 @@ COLUMNS = (
     "ratio",
     "startup_s",
     "api_calls",
+    "distinct_calls",
     "questions",
     "peak_rss_mb",
 )
@@ -64,6 +65,7 @@ class Row:
     ratio: float
     startup_s: float | None
     api_calls: int
+    distinct_calls: int
     questions: int
     peak_rss_mb: float
 
@@ -115,6 +117,16 @@ def emulated(snapshot: Path, latency: Latency, work: Path):
 
 def _requests(kube: KubeApiEmulator, azure: AzureEmulator) -> int:
     return len(kube.requests) + len(azure.requests)
+
+
+def _distinct(kube: KubeApiEmulator, azure: AzureEmulator) -> int:
+    """Requests that differ in method, path, query or body: a repeat is a wasted call."""
+    seen = {(r.method, r.path, json.dumps(r.query, sort_keys=True)) for r in kube.requests}
+    seen |= {
+        (r.method, r.path, json.dumps([r.query, r.body], sort_keys=True, default=str))
+        for r in azure.requests
+    }
+    return len(seen)
 
 
 def _reset(kube: KubeApiEmulator, azure: AzureEmulator, stamps: _Stamps) -> None:
@@ -191,7 +203,7 @@ def run(
     return report
 
 
-def _measure(kube, azure, stamps, config, env, work):  # noqa: ANN001, ANN202
+def _measure(kube, azure, stamps, config, env, work):
     from bot.cli.wiring import diagnoser_for
     from bot.sources.live import open_live
 
@@ -209,7 +221,7 @@ def _measure(kube, azure, stamps, config, env, work):  # noqa: ANN001, ANN202
     done = diagnoser.run(None)
     end = time.monotonic()
     span = end - _first(kube, stamps)
-    calls = _requests(kube, azure)
+    calls, distinct = _requests(kube, azure), _distinct(kube, azure)
     questions = list(dict.fromkeys(counting[-1].asked))
 
     # the critical path: each distinct question alone, through a fresh source
@@ -237,12 +249,30 @@ def _measure(kube, azure, stamps, config, env, work):  # noqa: ANN001, ANN202
     argv = [sys.executable, "-m", "bench.naive", str(config), str(qfile)]
     nstart, out, nrss = _spawn_rss(argv, env, ok=(0,))
     naive = json.loads(out.strip().splitlines()[-1])
-    naive_calls = _requests(kube, azure)
+    naive_calls, naive_distinct = _requests(kube, azure), _distinct(kube, azure)
     rows = [
-        Row("gpubot", critical, span, span / critical if critical else 0.0, startup, calls,
-            len(questions), rss),
-        Row("naive", critical, naive["span"], naive["span"] / critical if critical else 0.0,
-            naive["first"] - nstart, naive_calls, len(questions), nrss),
+        Row(
+            "gpubot",
+            critical,
+            span,
+            span / critical if critical else 0.0,
+            startup,
+            calls,
+            distinct,
+            len(questions),
+            rss,
+        ),
+        Row(
+            "naive",
+            critical,
+            naive["span"],
+            naive["span"] / critical if critical else 0.0,
+            naive["first"] - nstart,
+            naive_calls,
+            naive_distinct,
+            len(questions),
+            nrss,
+        ),
     ]
     return rows, per_question, len(done.findings)
 
@@ -255,6 +285,7 @@ def targets(report: Report) -> list[dict[str, Any]]:
         ("triage span <= 1.25x critical path", g.ratio, 1.25),
         ("CLI start-up <= 1.5 s", g.startup_s, 1.5),
         ("API calls == distinct questions", g.api_calls, g.questions),
+        ("no call repeated (API calls == distinct calls)", g.api_calls, g.distinct_calls),
     ]
     if big:
         out += [
@@ -262,7 +293,12 @@ def targets(report: Report) -> list[dict[str, Any]]:
             ("large cluster: peak RSS <= 300 MB", g.peak_rss_mb, 300.0),
         ]
     return [
-        {"target": name, "value": value, "limit": limit, "met": value is not None and value <= limit}
+        {
+            "target": name,
+            "value": value,
+            "limit": limit,
+            "met": value is not None and value <= limit,
+        }
         for name, value, limit in out
     ]
 
