@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: demo test lint unit scenarios schema wheel clean
+.PHONY: demo test bench lint unit scenarios schema wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(VENV)/.runtime
 ## test: lint (ruff, import-linter, playbooks, schema) and the whole test suite
 test: $(VENV)/.dev lint
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## bench: the issue 7 benchmark (5,000 nodes, 150,000 pods; takes minutes, not a test)
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check bot tests

@@ -1,0 +1,25 @@
+"""The benchmark harness works end to end on a tiny cluster (no timing asserted: benchmarks
+are not tests). Loopback only: both emulators, the CLI and the naive baseline."""
+
+from __future__ import annotations
+
+from bench.run import COLUMNS, Latency, run, table, targets
+
+
+def test_runner_reports_every_column_and_no_repeated_call(tmp_path) -> None:
+    report = run(
+        nodes=20, pods=200, gpu_nodes=4, events=50, latency=Latency(0, 0, 0), work=tmp_path
+    )
+    assert [r.run for r in report.rows] == ["gpubot", "naive"]
+    for row in report.rows:
+        for column in COLUMNS:
+            assert getattr(row, column) is not None, column
+        assert row.questions > 0 and row.peak_rss_mb > 0
+    gpubot, naive = report.rows
+    assert gpubot.api_calls == gpubot.distinct_calls, "gpubot fetches each call once"
+    assert naive.api_calls > naive.distinct_calls, "the baseline repeats itself"
+    assert report.findings > 0
+    text = table(report)
+    for column in COLUMNS:
+        assert column in text
+    assert {t["target"] for t in targets(report)} >= {"API calls == distinct questions"}
