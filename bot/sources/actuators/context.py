@@ -50,3 +50,44 @@ class FixContext:
     @property
     def writable(self) -> bool:
         return self.read_only_reason is None
+
+
+def live_fix_context(source: Any) -> FixContext:
+    """From a `LiveSource` (bot.sources.live.open_live): its clients read and write."""
+    from bot.sources.actuators.azure_state import LiveAzureState
+    from bot.sources.actuators.kube_state import LiveKubeState
+
+    kube_api = getattr(source.kube, "api", None)
+    problems = [
+        p
+        for p, side in ((source.kube_problem, source.kube), (source.azure_problem, source.azure))
+        if side is None
+    ]
+    return FixContext(
+        cluster=source.cluster,
+        kube_state=LiveKubeState(kube_api) if kube_api is not None else None,
+        azure_state=LiveAzureState(source.azure) if source.azure is not None else None,
+        now=source.now(),
+        kube_api=kube_api,
+        azure=source.azure,
+        # A half-configured cluster can still apply the fixes of the side it reaches: the
+        # actuator checks `kube_api` / `azure` itself and refuses with this reason otherwise.
+        read_only_reason=None
+        if kube_api is not None or source.azure is not None
+        else "; ".join(problems),
+    )
+
+
+def snapshot_fix_context(source: Any) -> FixContext:
+    """From a `SnapshotSource`: plans can be shown, nothing can be applied."""
+    from bot.sources.actuators.azure_state import SnapshotAzureState
+    from bot.sources.actuators.kube_state import SnapshotKubeState
+
+    return FixContext(
+        cluster=source.cluster,
+        kube_state=SnapshotKubeState(source),
+        azure_state=SnapshotAzureState(source),
+        now=source.now(),
+        read_only_reason="this bot answers from a snapshot: fixes show their plan but "
+        "are never applied",
+    )
