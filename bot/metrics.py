@@ -43,3 +43,9 @@ WEBHOOK_REJECTED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+FIX_ATTEMPTS = Counter(
+    "gpubot_fix_attempts_total",
+    "Fix attempts, by fix and outcome (refused, applied, failed, conflict, verified, ...)",
+    ["fix", "outcome"],
+    registry=REGISTRY,
+)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import tables
+from bot.store.ledger import FixLedger
 
 MIGRATION_LOCK = 727_001  # PostgreSQL advisory lock id: one replica migrates at a time
 
@@ -58,6 +59,7 @@ class AlertThread:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.ledger = FixLedger(engine)  # fix requests, single-use tokens, audit
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:

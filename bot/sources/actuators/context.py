@@ -91,3 +91,8 @@ def snapshot_fix_context(source: Any) -> FixContext:
         read_only_reason="this bot answers from a snapshot: fixes show their plan but "
         "are never applied",
     )
+
+
+def fix_context(source: Any) -> FixContext:
+    """The fix context of whatever a diagnosis reads: live clients, or a snapshot (plan only)."""
+    return live_fix_context(source) if source.kind == "live" else snapshot_fix_context(source)
