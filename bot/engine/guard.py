@@ -293,8 +293,11 @@ class FixGuard:
         if not ctx.writable:
             return self._end(request, plan, actor, "refused", str(ctx.read_only_reason))
         cooldown = timedelta(minutes=self.policy.cooldown_minutes)
-        if cooldown and not self.store.claim(
-            f"cooldown:{plan.target_key}", request.id, ttl=cooldown
+        # An undo restores what gpubot itself just changed: the cooldown must not block it.
+        if (
+            cooldown
+            and not request.undo_of
+            and not self.store.claim(f"cooldown:{plan.target_key}", request.id, ttl=cooldown)
         ):
             holder = self.store.claim_owner(f"cooldown:{plan.target_key}")
             return self._end(
@@ -359,6 +362,9 @@ class FixGuard:
         )
 
     def _restore_original(self, request: FixRequest) -> None:
+        """Nothing was written: free the target's cooldown and the original's undo."""
+        plan = FixPlan.model_validate(request.plan)
+        self.store.release(f"cooldown:{plan.target_key}", request.id)
         if request.undo_of:
             self.ledger.transition(request.undo_of, "undoing", "applied")
 

@@ -123,6 +123,15 @@ class Store:
             )
             return taken.rowcount == 1
 
+    def release(self, key: str, owner: str) -> None:
+        """Give up `key` if `owner` still holds it (the claimed work did not happen)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(tables.claims).where(
+                    and_(tables.claims.c.key == key[:255], tables.claims.c.owner == owner)
+                )
+            )
+
     def claim_owner(self, key: str) -> str | None:
         with self.engine.connect() as conn:
             row = conn.execute(
