@@ -95,8 +95,16 @@ class Store:
         except IntegrityError:
             return False
 
-    def claim(self, key: str, owner: str, *, ttl: timedelta | None = None) -> bool:
-        """Take `key` for `owner`; an expired claim may be taken over. Only one caller wins."""
+    def claim(
+        self,
+        key: str,
+        owner: str,
+        *,
+        ttl: timedelta | None = None,
+        take_from: str | None = None,
+    ) -> bool:
+        """Take `key` for `owner`; an expired claim, or one `take_from` holds, may be taken
+        over. Only one caller wins."""
         now = _now()
         expires = now + ttl if ttl else None
         try:
@@ -109,19 +117,26 @@ class Store:
             return True
         except IntegrityError:
             pass
+        c = tables.claims.c
+        expired = and_(c.expires_at.is_not(None), c.expires_at < now)
+        takeable = or_(expired, c.owner == take_from) if take_from else expired
         with self.engine.begin() as conn:
             taken = conn.execute(
                 update(tables.claims)
-                .where(
-                    and_(
-                        tables.claims.c.key == key[:255],
-                        tables.claims.c.expires_at.is_not(None),
-                        tables.claims.c.expires_at < now,
-                    )
-                )
+                .where(and_(c.key == key[:255], takeable))
                 .values(owner=owner, created_at=now, expires_at=expires)
             )
             return taken.rowcount == 1
+
+    def renew(self, key: str, owner: str, *, ttl: timedelta) -> bool:
+        """Set the expiry of a claim `owner` holds to now + `ttl` (False: not theirs)."""
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(tables.claims)
+                .where(and_(tables.claims.c.key == key[:255], tables.claims.c.owner == owner))
+                .values(expires_at=_now() + ttl)
+            )
+        return renewed.rowcount == 1
 
     def release(self, key: str, owner: str) -> None:
         """Give up `key` if `owner` still holds it (the claimed work did not happen)."""

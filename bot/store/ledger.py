@@ -121,6 +121,18 @@ def _request(row: Any) -> FixRequest:
     )
 
 
+def _token(row: Any) -> Token:
+    return Token(
+        token=row.token,
+        purpose=row.purpose,
+        request_id=row.request_id,
+        payload=json.loads(row.payload) if row.payload else None,
+        expires_at=_aware(row.expires_at) or _now(),
+        used_at=_aware(row.used_at),
+        used_by=row.used_by,
+    )
+
+
 class FixLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -148,11 +160,15 @@ class FixLedger:
             row = conn.execute(select(t).where(t.c.id == request_id[:32])).first()
         return None if row is None else _request(row)
 
-    def requests(self, *, status: str | None = None) -> list[FixRequest]:
+    def requests(
+        self, *, status: str | None = None, updated_before: datetime | None = None
+    ) -> list[FixRequest]:
         t = tables.fix_requests
         query = select(t).order_by(t.c.created_at)
         if status is not None:
             query = query.where(t.c.status == status)
+        if updated_before is not None:
+            query = query.where(t.c.updated_at < updated_before)
         with self.engine.connect() as conn:
             return [_request(r) for r in conn.execute(query).all()]
 
@@ -208,17 +224,20 @@ class FixLedger:
         t = tables.fix_tokens
         with self.engine.connect() as conn:
             row = conn.execute(select(t).where(t.c.token == token[:64])).first()
-        if row is None:
-            return None
-        return Token(
-            token=row.token,
-            purpose=row.purpose,
-            request_id=row.request_id,
-            payload=json.loads(row.payload) if row.payload else None,
-            expires_at=_aware(row.expires_at) or _now(),
-            used_at=_aware(row.used_at),
-            used_by=row.used_by,
-        )
+        return None if row is None else _token(row)
+
+    def latest_token(self, request_id: str, purpose: str) -> Token | None:
+        """The newest `purpose` token of a request (spent or not): the terminal's way to press
+        the same button Slack shows, with the same expiry and single use."""
+        t = tables.fix_tokens
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t)
+                .where(and_(t.c.request_id == request_id[:32], t.c.purpose == purpose))
+                .order_by(t.c.created_at.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else _token(row)
 
     def spend(self, token: str, actor: str) -> bool:
         """Use a single-use token: True for exactly one caller, and only before it expires."""
@@ -289,7 +308,7 @@ class FixLedger:
         limit: int = 200,
     ) -> list[AuditRecord]:
         t = tables.fix_audit
-        query = select(t).order_by(t.c.at, t.c.id)
+        query = select(t).order_by(t.c.id.desc()).limit(limit)  # the newest `limit`, oldest first
         if request_id:
             query = query.where(t.c.request_id == request_id)
         if cluster:
@@ -314,5 +333,5 @@ class FixLedger:
                 channel=r.channel,
                 detail=json.loads(r.detail) if r.detail else None,
             )
-            for r in rows[-limit:]
+            for r in reversed(rows)
         ]

@@ -60,14 +60,14 @@ fix_requests = Table(
     Column("params", Text, nullable=False),  # JSON
     Column("plan", Text, nullable=True),  # JSON FixPlan
     # planned | awaiting_approval | applying | applied | failed | refused | cancelled |
-    # rejected | interrupted | undone ; compare-and-set transitions only
+    # rejected | interrupted | undoing | undone ; compare-and-set transitions only
     Column("status", String(24), nullable=False),
     Column("requester", String(64), nullable=True),
     Column("approver", String(64), nullable=True),
     Column("channel", String(64), nullable=True),
     Column("thread_ts", String(64), nullable=True),
     Column("result", Text, nullable=True),  # JSON ApplyResult or the failure line
-    Column("verification", String(24), nullable=True),  # gone | still_failing | pending | ...
+    Column("verification", String(24), nullable=True),  # verified | still_failing | pending | ...
     Column("undo_of", String(32), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -77,7 +77,7 @@ fix_tokens = Table(
     "fix_tokens",
     metadata,
     Column("token", String(64), primary_key=True),
-    Column("purpose", String(16), nullable=False),  # offer | confirm | approve | undo
+    Column("purpose", String(16), nullable=False),  # offer|confirm|cancel|approve|reject|undo
     Column("request_id", String(32), nullable=True),
     Column("payload", Text, nullable=True),  # JSON: an offer's fix, params, cluster, playbook
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -106,3 +106,5 @@ fix_audit = Table(
 
 Index("ix_fix_requests_status", fix_requests.c.status)
 Index("ix_fix_audit_at", fix_audit.c.at)
+Index("ix_fix_tokens_request_id", fix_tokens.c.request_id)  # migration 0003
+Index("ix_fix_audit_request_id", fix_audit.c.request_id)

@@ -1,0 +1,130 @@
+"""After a fix: re-run the offering playbook's confirm steps until the symptom is gone or the
+verification window ends.
+
+Verdicts: `verified` (the symptom is ruled out), `still_failing`, `pending` (the change takes
+effect outside the bot, e.g. a quota approval or the autoscaler's next scan, and the window
+ended first), `inconclusive` (the evidence could not be read) or `unverified` (no playbook to
+re-run). The clock and the sleep are injectable so tests can advance the cluster in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.engine.guard_records import SYSTEM, Records, count, stored_plan
+from bot.engine.outcome import Outcome, first_line
+from bot.model.context import Scope
+from bot.model.fixpolicy import VerifyWindow
+from bot.model.plans import FixPlan
+from bot.model.verdicts import Finding, Verdict
+from bot.store.ledger import FixLedger, FixRequest
+
+log = logging.getLogger("gpubot.fixes")
+
+
+class Verifier:
+    def __init__(self, ledger: FixLedger, records: Records, diagnoser: Any, window: VerifyWindow):
+        self.ledger, self.records = ledger, records
+        self.diagnoser, self.window = diagnoser, window
+
+    def verify(
+        self,
+        request_id: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Outcome:
+        request = self.ledger.request(request_id)
+        plan = stored_plan(request)
+        if request is None or plan is None or request.status != "applied":
+            return Outcome("unverified", "nothing applied to verify", request=request)
+        if request.undo_of:  # the symptom the fix cleared may well come back: that is the point
+            return Outcome(
+                "unverified",
+                "an undo restores the before-state: nothing to verify",
+                request=request,
+                plan=plan,
+            )
+        if self.diagnoser is None or not request.playbook:
+            return self._record(
+                request, plan, "unverified", "No playbook to re-check: verify by hand.", ()
+            )
+        window = self.window
+        deadline = clock() + window.delay_seconds + window.window_seconds
+        sleep(window.delay_seconds)
+        while True:
+            finding, problem = self._recheck(request)
+            if finding is not None and finding.verdict == Verdict.RULED_OUT:
+                return self._record(
+                    request,
+                    plan,
+                    "verified",
+                    f"Symptom gone: {finding.summary}",
+                    _evidence(finding),
+                )
+            if clock() + window.every_seconds > deadline:
+                break
+            sleep(window.every_seconds)
+        if finding is None or finding.verdict == Verdict.INCONCLUSIVE:
+            why = problem or (finding.summary if finding else "no finding")
+            return self._record(
+                request, plan, "inconclusive", f"Could not verify: {why}", _evidence(finding)
+            )
+        if plan.effect == "eventual":
+            return self._record(
+                request,
+                plan,
+                "pending",
+                "Pending: the change takes effect outside gpubot and the symptom is still there "
+                f"after {_minutes(window.window_seconds)}: {finding.summary}",
+                _evidence(finding),
+            )
+        return self._record(
+            request, plan, "still_failing", f"Still failing: {finding.summary}", _evidence(finding)
+        )
+
+    def _recheck(self, request: FixRequest) -> tuple[Finding | None, str | None]:
+        """The playbook's finding now, read fresh; or why there is none."""
+        try:
+            source = self.diagnoser.sources(request.cluster)
+            if hasattr(source, "forget"):
+                source.forget()  # the lists read before the fix must not answer after it
+            ns, _, ws = (request.scope or "").partition("/")
+            diagnosis = self.diagnoser.run(
+                request.cluster,
+                playbooks=[str(request.playbook)],
+                scope=Scope(ns or None, ws or None),
+            )
+        except Exception as exc:  # a re-check that cannot run is inconclusive, not a crash
+            log.warning("verify %s: re-check failed: %s", request.id, type(exc).__name__)
+            return None, f"the re-check could not run ({first_line(exc)})"
+        found = [f for f in diagnosis.findings if f.playbook == request.playbook]
+        return (found[0], None) if found else (None, f"playbook {request.playbook} did not run")
+
+    def _record(
+        self,
+        request: FixRequest,
+        plan: FixPlan,
+        status: str,
+        message: str,
+        evidence: tuple[str, ...],
+    ) -> Outcome:
+        self.ledger.annotate(request.id, verification=status)
+        self.records.audit(
+            status, SYSTEM, request, plan, reason=message, detail={"evidence": list(evidence[:20])}
+        )
+        count(request.fix, status)
+        return Outcome(
+            status, message, request=self.ledger.request(request.id), plan=plan, evidence=evidence
+        )
+
+
+def _evidence(finding: Finding | None) -> tuple[str, ...]:
+    return () if finding is None else tuple(line for step in finding.steps for line in step.lines)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
