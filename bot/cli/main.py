@@ -1,4 +1,4 @@
-"""`gpubot`: diagnose a snapshot (or a live cluster); lint and test playbooks."""
+"""`gpubot`: diagnose a snapshot (or a live cluster); lint and test playbooks; guarded fixes."""
 
 from __future__ import annotations
 
@@ -90,12 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--runbooks-dir", type=Path, help="load runbooks from this directory instead")
     diag.set_defaults(handler=cmd_diagnose)
 
-    from bot.cli import collect, doctor, morning, serve
+    from bot.cli import audit, collect, doctor, fix, morning, serve
 
     serve.add_parser(sub)
     morning.add_parser(sub)
     collect.add_parser(sub)
     doctor.add_parser(sub)
+    fix.add_parser(sub)
+    audit.add_parser(sub)
 
     pb = sub.add_parser("playbooks", help="lint, test, list playbooks; print their JSON Schema")
     pbsub = pb.add_subparsers(dest="action", metavar="ACTION")

@@ -78,7 +78,8 @@ def slack_config(args: argparse.Namespace) -> Any:
 def guard_for(
     args: argparse.Namespace, diagnoser: Any, *, store: Any = None, members: Any = None
 ) -> Any:
-    """The fix guard over the same sources as `diagnoser` (a snapshot guard plans only)."""
+    """The fix guard over the same sources as `diagnoser` (a snapshot guard plans only), after
+    marking requests a stopped process left mid-apply as interrupted."""
     from bot.engine.guard import FixGuard
     from bot.engine.tokens import TokenSigner
     from bot.model.fixpolicy import FixPolicy
@@ -92,7 +93,7 @@ def guard_for(
         if path
         else FixPolicy()
     )
-    return FixGuard(
+    guard = FixGuard(
         store=store or Store.open(),
         policy=policy,
         contexts=lambda cluster: fix_context(diagnoser.sources(cluster)),
@@ -100,3 +101,6 @@ def guard_for(
         diagnoser=diagnoser,
         **({"members": members} if members is not None else {}),
     )
+    # Safe from any process at any time: only requests idle past the apply lease are touched.
+    guard.recover()
+    return guard
