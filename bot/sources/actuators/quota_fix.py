@@ -169,6 +169,10 @@ class RequestQuota:
             }
         }
         initial: dict[str, Any] = {}
+
+        def keep_answer(response: Any) -> None:
+            initial["response"] = response  # the last one: a retried PUT's first try lost
+
         try:
             # polling=False: a request can wait days for support; its status is read later.
             azure.client("quota").quota.begin_create_or_update(
@@ -176,11 +180,11 @@ class RequestQuota:
                 scope=scope(ctx),
                 create_quota_request=body,
                 polling=False,
-                raw_response_hook=lambda r: initial.setdefault("r", r),
+                raw_response_hook=keep_answer,
             )
         except Exception as exc:
             raise FixFailed(f"quota request for {family} failed: {azure.reason(exc)}") from None
-        request_id, status = _outcome(initial.get("r"))
+        request_id, status = _outcome(initial.get("response"))
         return ApplyResult(
             summary=f"quota request for {family} in {ctx.cluster.location}: {limit} -> "
             f"{new_limit} vCPUs ({status}{f', request {request_id}' if request_id else ''})",
