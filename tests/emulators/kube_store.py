@@ -195,6 +195,7 @@ class KubeStore:
     # ---- writes --------------------------------------------------------------------------
 
     def create(self, res: Resource, ns: str | None, body: Obj) -> Obj:
+        body = copy.deepcopy(body)  # the recorded request stays as the client sent it
         meta = body.setdefault("metadata", {})
         name = meta.get("name")
         if not name:
