@@ -16,6 +16,8 @@ from __future__ import annotations
 
 # Imported for their registrations (`@actuator`), which happen at import.
 from bot.sources.actuators import (  # noqa: F401
+    kube_model_len,
+    kube_pods,
     kube_scale,
     kube_schedule,
 )

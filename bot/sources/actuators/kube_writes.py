@@ -73,26 +73,42 @@ class Writer:
             raise FixRefused(f"cannot write to the cluster: {reason}")
         self.api = ctx.kube_api
         self.written: list[str] = []
+        self.last: Obj = {}  # the body of the last successful write
 
-    def call(self, line: str, request: Callable[..., Any]) -> Obj:
-        """Run `request(**kw)` (a generated client method, kw = raw response + timeout)."""
+    def call(
+        self, line: str, request: Callable[..., Any], explain: dict[int, str] | None = None
+    ) -> Obj:
+        """Run `request(**kw)` (a generated client method, kw = raw response + timeout).
+        `explain` puts a plain reason before the API's own message for a status."""
+        failed = self.attempt(line, request, explain)
+        if failed is not None:
+            status, message = failed
+            self._fail(line, status, message)
+        return self.last
+
+    def attempt(
+        self, line: str, request: Callable[..., Any], explain: dict[int, str] | None = None
+    ) -> tuple[int | None, str] | None:
+        """Like `call`, but a failure is returned as (status, message) instead of raised."""
         try:
             response = request(_preload_content=False, _request_timeout=TIMEOUT)
             body = bytes(response.data)
         except ApiException as exc:
-            self._fail(line, exc.status, status_message(exc.status, exc.reason, exc.body))
+            message = status_message(exc.status, exc.reason, exc.body)
+            if exc.status in (explain or {}):
+                message = f"{(explain or {})[exc.status]} ({message})"
+            return exc.status, message
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             # The request may have reached the server: say so rather than guess.
-            raise FixFailed(
-                f"{line}: {transport_reason(exc, TIMEOUT[1])} (it may or may not have been "
-                f"applied){self._so_far()}"
-            ) from None
+            reason = transport_reason(exc, TIMEOUT[1])
+            return None, f"{reason} (it may or may not have been applied)"
         self.written.append(line)
         try:
             doc = json.loads(body) if body else {}
         except ValueError:
             doc = {}
-        return doc if isinstance(doc, dict) else {}
+        self.last = doc if isinstance(doc, dict) else {}
+        return None
 
     def _fail(self, line: str, status: int | None, message: str) -> NoReturn:
         if status == 409:
