@@ -253,8 +253,11 @@ class KubeStore:
         with self.lock:
             obj = self.find(res, ns, name)
             check_preconditions(res, obj, options)
+            gone = self.get(res, ns, name)
             self._items(res).remove(obj)
             self._by_node = None
+        if res.plural == "pods":  # the pod registry answers with the deleted object
+            return gone
         return status_doc(200, "", f'{res.plural} "{name}" deleted') | {"status": "Success"}
 
     def scale(self, res: Resource, ns: str | None, name: str, body: Obj | None) -> Obj:

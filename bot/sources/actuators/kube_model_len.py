@@ -148,10 +148,10 @@ class CapMaxModelLen:
 
     def apply(self, ctx: FixContext, plan: FixPlan) -> ApplyResult:
         p = typed_params(FIX, plan.params)
+        writer = Writer(ctx)
         version = plan.preconditions.get("resourceVersion")
         if not version:
             raise FixRefused("the plan carries no resourceVersion: refusing an unconditional edit")
-        writer = Writer(ctx)
         body = {"metadata": {"resourceVersion": version}, "data": {KEY: plan.changes[1].after}}
         core = client.CoreV1Api(writer.api)
         writer.call(

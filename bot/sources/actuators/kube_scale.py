@@ -66,6 +66,7 @@ def _notes(before: int, after: int) -> tuple[str, ...]:
 
 def apply_scale(ctx: FixContext, plan: FixPlan) -> ApplyResult:
     """PATCH the scale subresource to the plan's after-value, at the plan's resourceVersion."""
+    writer = Writer(ctx)
     version = plan.preconditions.get("resourceVersion")
     if not version:
         raise FixRefused("the plan carries no resourceVersion: refusing an unconditional scale")
@@ -73,7 +74,6 @@ def apply_scale(ctx: FixContext, plan: FixPlan) -> ApplyResult:
     p = plan.params
     kind, name = split_workload(str(p["workload"]))
     plural, kind_name = SCALABLE[kind]
-    writer = Writer(ctx)
     apps = client.AppsV1Api(writer.api)
     method = (
         apps.patch_namespaced_stateful_set_scale
