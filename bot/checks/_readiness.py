@@ -1,4 +1,4 @@
-"""Pure readers behind the morning readiness rungs (see bot/checks/readiness.py).
+"""Pure readers behind the morning readiness rungs (see bot/checks/readiness*.py).
 
 Kept apart from the checks so the parsing (probe bodies, CronJob commands, device-plugin logs,
 AKS node names) is unit-testable on its own with real-looking inputs.
@@ -11,10 +11,30 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+from bot.checks import azure as arm
 from bot.model import kube
+from bot.model.domain import looks_like_gpu_sku
 from bot.model.text import clip
 
 Obj = dict[str, Any]
+
+
+class RungParams(BaseModel):
+    """Parameters of a readiness rung: strict, like every check's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def gpu_pools(pools_body: Any) -> list[Obj]:
+    """The agent pools of an Agent Pools - List body whose VM size is a GPU SKU."""
+    return [
+        p
+        for p in arm.agent_pools(pools_body)
+        if looks_like_gpu_sku(arm.pool_props(p).get("vmSize"))
+    ]
+
 
 # Device plugin as the AKS docs / KAITO chart (name=...) and the GPU Operator (app=...) label it.
 PLUGIN_NAMES = ("nvidia-device-plugin-daemonset",)
