@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.checks import _scheduling as sch
+from bot.checks import _evidence as evi
+from bot.checks import _sched_events as scheduler
 from bot.checks import _serving as srv
 from bot.checks.registry import check
 from bot.model import kube
@@ -40,8 +41,8 @@ def _signs(pod: Obj, events: list[Obj] | None, ctx: CheckContext) -> list[str]:
     if term is not None:
         ago = srv.when_text(parse_time(term.get("finishedAt")), ctx.now)
         out.append(f"last exit code {term.get('exitCode')} ({term.get('reason')}) {ago}")
-    for event in sch.pod_events(events, pod, ctx, reasons=PROBE_FAILURES)[-2:]:
-        out.append(sch.event_quote(event, ctx, limit=160))
+    for event in scheduler.pod_events(events, pod, ctx, reasons=PROBE_FAILURES)[-2:]:
+        out.append(scheduler.event_quote(event, ctx, limit=160))
     return out
 
 
@@ -63,7 +64,7 @@ def _calm(pod: Obj, ctx: CheckContext) -> str:
 )
 def inference_crashloop(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     """A workspace is not InferenceReady and its pod crash-loops, restarts or fails probes."""
-    events, pods = sch.data(ev, "events"), ev["pods"].data or []
+    events, pods = evi.data(ev, "events"), ev["pods"].data or []
     hits, ok, facts = [], [], {}
     for ws in _workspaces(ev, ctx):
         cond = kube.condition(ws, "InferenceReady") or {}
@@ -96,7 +97,7 @@ def inference_crashloop(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         return StepResult.confirmed(*hits[:5], **facts)
     if not ok:
         return StepResult.ruled_out("no KAITO workspace in scope")
-    return StepResult.ruled_out(*ok[:5], *sch.unavailable(ev, "events"))
+    return StepResult.ruled_out(*ok[:5], *evi.gaps(ev, "events"))
 
 
 def _served(pod: Obj, container: Obj, logs: list[Obj] | None) -> tuple[int | None, str]:
@@ -140,7 +141,7 @@ def _service_mismatches(pod: Obj, c: Obj, server: int, services: list[Obj]) -> l
 )
 def probe_port_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     """A probe (or the Service) targets a port the model server does not listen on."""
-    logs, services = sch.data(ev, "pod_logs"), sch.data(ev, "services") or []
+    logs, services = evi.data(ev, "pod_logs"), evi.data(ev, "services") or []
     hits, ok, unknown, facts = [], [], [], {}
     for ws in _workspaces(ev, ctx):
         for pod in srv.workspace_pods(ws, ev["pods"].data or []):
@@ -169,7 +170,7 @@ def probe_port_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     if hits:
         return StepResult.confirmed(*hits[:5], **facts)
     if unknown:
-        return StepResult.inconclusive(*unknown[:3], *sch.unavailable(ev, "pod_logs"), *ok[:2])
+        return StepResult.inconclusive(*unknown[:3], *evi.gaps(ev, "pod_logs"), *ok[:2])
     return StepResult.ruled_out(*(ok[:4] or ["no KAITO inference pod with a probe to compare"]))
 
 
@@ -214,7 +215,7 @@ def _rejected(ws: Obj, pods: list[Obj], logs: list[Obj] | None, ctx: CheckContex
 )
 def bad_inference_config(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     """inference.config is missing, unparsable or wrong, or the server rejected its arguments."""
-    configmaps, logs = sch.data(ev, "configmaps"), sch.data(ev, "pod_logs")
+    configmaps, logs = evi.data(ev, "configmaps"), evi.data(ev, "pod_logs")
     hits, ok, unknown, facts = [], [], [], {}
     for ws in _workspaces(ev, ctx):
         rejected, problems, ref = _rejected(ws, ev["pods"].data or [], logs, ctx), [], None
@@ -238,5 +239,5 @@ def bad_inference_config(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     if hits:
         return StepResult.confirmed(*hits[:6], **facts)
     if unknown:
-        return StepResult.inconclusive(*unknown, *sch.unavailable(ev, "configmaps"))
+        return StepResult.inconclusive(*unknown, *evi.gaps(ev, "configmaps"))
     return StepResult.ruled_out(*(ok[:4] or ["no KAITO workspace in scope"]))
