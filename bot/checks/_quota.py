@@ -34,6 +34,23 @@ def resolve(sku: str, *, spot: bool, who: str, skus: Any) -> Need | str:
     return Need(quota_name(info.family, spot=spot), info, info.vcpus, who)
 
 
+def by_quota(
+    demand: list[tuple[str, bool, str]], skus: Any
+) -> tuple[dict[str, list[tuple[Need, list[str]]]], list[str]]:
+    """Each quota (lower-cased) with the SKUs drawing on it, first seen first, each with all
+    that needs it; plus why each (sku, spot, who) that could not be resolved is unknown."""
+    quotas: dict[str, dict[str, tuple[Need, list[str]]]] = {}
+    unknown = []
+    for sku, spot, who in demand:
+        need = resolve(sku, spot=spot, who=who, skus=skus)
+        if isinstance(need, str):
+            unknown.append(need)
+            continue
+        per_sku = quotas.setdefault(need.quota.lower(), {})
+        per_sku.setdefault(need.sku.name.lower(), (need, []))[1].append(who)
+    return {k: list(v.values()) for k, v in quotas.items()}, unknown
+
+
 @dataclass(frozen=True)
 class Room:
     """A quota judged for one more node of a SKU that draws on it."""

@@ -123,6 +123,24 @@ def pool_from_node_name(node_name: str) -> str | None:
     return match.group("pool") if match else None
 
 
+def pool_of_node(node_name: str, nodes: list[Obj] | None) -> str | None:
+    """The node's agent pool: its label when the node is still listed, else its AKS name."""
+    live = kube.by_name(nodes or []).get(node_name)
+    return (kube.pool_name(live) if live else None) or pool_from_node_name(node_name)
+
+
+def pool_floor(pool: str | None, pools: dict[str, Obj]) -> tuple[str, Obj | None]:
+    """`, pool gpubatch minCount 1` and a pool-min-count offer when the pool keeps a node warm."""
+    props = pools.get(pool or "")
+    if props is None:
+        return (f", pool {pool}" if pool else ""), None
+    if not props.get("enableAutoScaling"):
+        return f", pool {pool} fixed at {props.get('count')} nodes", None
+    low = int(props.get("minCount") or 0)
+    offer = {"pool": pool, "min_count": 0, "max_count": props.get("maxCount")} if low >= 1 else None
+    return f", pool {pool} minCount {low}", offer
+
+
 def probe_models(body: Any) -> list[str]:
     """Model ids in an OpenAI-style /v1/models body (a JSON string or an already parsed object)."""
     if isinstance(body, str):

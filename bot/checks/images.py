@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.checks import _cost
+from bot.checks import _pulls
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
@@ -43,7 +43,7 @@ class SlowPull:
 
     @property
     def registry(self) -> str:
-        return _cost.registry_host(self.image)
+        return _pulls.registry_host(self.image)
 
     def line(self, now_ago: str) -> str:
         where = f" on {self.node}" if self.node else ""
@@ -68,7 +68,7 @@ def finished_pulls(events: list[Obj], ctx: CheckContext) -> list[tuple[SlowPull,
     for e in kube.recent_events(
         events, ctx.now, ctx.now - ctx.thresholds.lookback, reasons=("Pulled",)
     ):
-        pull = _cost.parse_pulled(kube.event_message(e))
+        pull = _pulls.parse_pulled(kube.event_message(e))
         if pull is None:
             continue  # "already present on machine"
         host = (e.get("source") or {}).get("host")
@@ -89,12 +89,12 @@ def finished_pulls(events: list[Obj], ctx: CheckContext) -> list[tuple[SlowPull,
     return out
 
 
-def _took(pull: _cost.Pull) -> str:
+def _took(pull: _pulls.Pull) -> str:
     text = pull.pull_text
     if pull.total - pull.pull >= timedelta(seconds=1):
         text += f" ({pull.total_text} including waiting for other pulls)"
     if pull.size_bytes:
-        text += f", {_cost.gigabytes(pull.size_bytes)}"
+        text += f", {_pulls.gigabytes(pull.size_bytes)}"
     return text
 
 
@@ -109,7 +109,7 @@ def running_pulls(events: list[Obj], pods: list[Obj] | None, ctx: CheckContext) 
     live = {(kube.namespace(p), kube.name(p)): p for p in pods or []}
     out = []
     for e in events:
-        image, key = _cost.pulling_image(kube.event_message(e)), _key(e)
+        image, key = _pulls.pulling_image(kube.event_message(e)), _key(e)
         started = kube.parse_time(e.get("firstTimestamp")) or kube.event_time(e)
         if e.get("reason") != "Pulling" or image is None or started is None:
             continue
@@ -161,7 +161,7 @@ def slow_pull(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepR
             slow_pod=first.pod,
             slow_node=first.node or "its node",
             slow_took=first.took_text or f"{duration(first.took)} so far",
-            slow_size=_cost.gigabytes(first.size_bytes) if first.size_bytes else None,
+            slow_size=_pulls.gigabytes(first.size_bytes) if first.size_bytes else None,
         )
     lookback = duration(ctx.thresholds.lookback)
     if not pulls.fast:
@@ -237,7 +237,7 @@ def _attribute(
             f"(ACR geo-replication is not visible in the registry list)",
             f"cross-region ACR ({there} vs {here})",
         )
-    big = f" ({_cost.gigabytes(size)})" if size else ""
+    big = f" ({_pulls.gigabytes(size)})" if size else ""
     return (
         f"{host} is in {there}, same region as the cluster: a cold node cache or a large "
         f"image{big}",

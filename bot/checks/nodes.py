@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.checks import _cost
+from bot.checks import _cost, _workloads
 from bot.checks import azure as arm
 from bot.checks.registry import check
 from bot.model import kube
@@ -273,7 +273,7 @@ def _serving(
     out, unknown = [], []
     for pod in pods:
         # Pending replicas count too: an evicted serving pod may be waiting for a node.
-        if kube.phase(pod) in _cost.TERMINAL or not _cost.is_serving(pod):
+        if kube.phase(pod) in _cost.TERMINAL or not _workloads.is_serving(pod):
             continue
         if not ctx.scope.admits(kube.namespace(pod), kube.workspace_of(pod)):
             continue
@@ -306,4 +306,4 @@ def _belongs(pod_ref: str, prefixes: set[str]) -> bool:
 
 def _kind(pod: Obj) -> str:
     ws = kube.workspace_of(pod)
-    return f"KAITO workspace {ws}" if ws else _cost.workload_of(pod)
+    return f"KAITO workspace {ws}" if ws else _workloads.workload_of(pod)

@@ -53,22 +53,6 @@ def gpu_demand(pools_body: Any, workspaces: list[Obj] | None) -> list[tuple[str,
     return out
 
 
-def _by_quota(
-    demand: list[tuple[str, bool, str]], skus: Any
-) -> tuple[dict[str, list[list[Any]]], list[str]]:
-    """quota (lower) -> [[Need, [who]]] one per SKU, first seen first; plus SKUs unknown."""
-    families: dict[str, dict[str, list[Any]]] = {}
-    unknown = []
-    for sku, spot, who in demand:
-        need = _quota.resolve(sku, spot=spot, who=who, skus=skus)
-        if isinstance(need, str):
-            unknown.append(need)
-            continue
-        per_sku = families.setdefault(need.quota.lower(), {})
-        per_sku.setdefault(need.sku.name.lower(), [need, []])[1].append(who)
-    return {k: list(v.values()) for k, v in families.items()}, unknown
-
-
 def _headroom(
     room: _quota.Room, who: list[str], skus: list[_quota.Need], request_nodes: int
 ) -> tuple[bool, str, Obj]:
@@ -148,7 +132,7 @@ def quota_headroom(ev: evi.Evidence, params: HeadroomParams, ctx: CheckContext) 
     demand, unread, early = _demand_or_result(ev)
     if early is not None:
         return early
-    families, unknown = _by_quota(demand, evi.data(ev, "skus"))
+    families, unknown = _quota.by_quota(demand, evi.data(ev, "skus"))
     usages = arm.usage_by_name(ev["usages"].data)
     short, ok, rows = [], [], []
     for _, entries in sorted(families.items()):
@@ -217,11 +201,6 @@ class IdleParams(rd.RungParams):
     )
 
 
-def _pool_of(node_name: str, nodes: list[Obj] | None) -> str | None:
-    live = kube.by_name(nodes or []).get(node_name)
-    return (kube.pool_name(live) if live else None) or rd.pool_from_node_name(node_name)
-
-
 def _idle_by_node(rows: list[Obj]) -> dict[str, tuple[str, float]]:
     """Computer -> (instance type, idle hours summed over the rows)."""
     out: dict[str, tuple[str, float]] = {}
@@ -235,18 +214,6 @@ def _idle_by_node(rows: list[Obj]) -> dict[str, tuple[str, float]]:
             hours + float(row.get("IdleHours") or 0),
         )
     return out
-
-
-def _floor(pool: str | None, pools: dict[str, Obj]) -> tuple[str, Obj | None]:
-    """`, pool gpubatch minCount 1` and a pool-min-count offer when the pool keeps a node warm."""
-    props = pools.get(pool or "")
-    if props is None:
-        return (f", pool {pool}" if pool else ""), None
-    if not props.get("enableAutoScaling"):
-        return f", pool {pool} fixed at {props.get('count')} nodes", None
-    low = int(props.get("minCount") or 0)
-    offer = {"pool": pool, "min_count": 0, "max_count": props.get("maxCount")} if low >= 1 else None
-    return f", pool {pool} minCount {low}", offer
 
 
 @dataclass(frozen=True)
@@ -268,11 +235,11 @@ def _idle_node(node: str, sku: str, hours: float, ev: evi.Evidence, ctx: CheckCo
     sku = sku or (kube.instance_type(live) if live else "") or ""
     price = hourly_price(sku, ctx.thresholds.currency)
     cost = hours * price if price is not None else None
-    pool = _pool_of(node, nodes)
+    pool = rd.pool_of_node(node, nodes)
     pools = {
         str(p.get("name")): arm.pool_props(p) for p in arm.agent_pools(evi.data(ev, "agent_pools"))
     }
-    floor, offer = _floor(pool, pools)
+    floor, offer = rd.pool_floor(pool, pools)
     money = format_money(cost, ctx.thresholds.currency) if cost is not None else "(price unknown)"
     line = f"{node} ({sku or 'SKU unknown'}): {hours:g} idle h {money}{floor}"
     return _Idle(node, sku, hours, cost, pool, line, offer)
