@@ -4,6 +4,7 @@ land on, the scheduler's events, and the GPU pods stuck past the threshold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from bot.checks import _evidence as evi
 from bot.checks import _sched_events as scheduler
 from bot.checks import _scheduling as sch
 from bot.checks import azure as arm
+from bot.checks import registry
+from bot.checks.registry import CheckFn
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.text import duration
@@ -27,6 +30,11 @@ INPUTS = {
 OPTIONAL = ("events", "agent_pools")
 
 
+def check(name: str) -> Callable[[CheckFn], CheckFn]:
+    """Register a check of a Pending GPU pod over INPUTS (events and agent pools optional)."""
+    return registry.check(name, inputs=INPUTS, optional=OPTIONAL)
+
+
 @dataclass(frozen=True)
 class World:
     """What every scheduling check reads, once: pods, nodes, GPU targets, events, stuck pods."""
@@ -38,6 +46,11 @@ class World:
     events: list[Obj] | None
     stuck: list[tuple[Obj, datetime]]
     pools_known: bool  # ARM agent pools were read (so "no GPU pool" is a fact, not a gap)
+
+    @property
+    def stuck_requesting_gpu(self) -> list[tuple[Obj, datetime]]:
+        """The stuck pods that request a GPU resource (the others only look like GPU pods)."""
+        return [(p, s) for p, s in self.stuck if kube.requests_gpu(p)]
 
 
 def world(ev: evi.Evidence, ctx: CheckContext) -> World:

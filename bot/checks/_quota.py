@@ -90,3 +90,12 @@ def regional(by_name: dict[str, Any]) -> QuotaUsage | StepResult:
     if entry is None:
         return StepResult.inconclusive("no 'cores' (Total Regional vCPUs) entry in azure/usages")
     return QuotaUsage.from_arm(entry, REGIONAL)
+
+
+def regional_request(usage: QuotaUsage, vcpus: int, nodes: int) -> dict[str, int]:
+    """The facts a Total Regional vCPUs request is built from: room for `nodes` nodes."""
+    return {
+        "regional_limit": usage.limit,
+        "regional_used": usage.used,
+        "regional_new_limit": usage.limit_for(vcpus, nodes),
+    }

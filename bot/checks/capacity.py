@@ -171,8 +171,6 @@ def regional_cap(ev: evi.Evidence, params: QuotaParams, ctx: CheckContext) -> St
     if not usage.fits(needed):
         return StepResult.confirmed(
             line + " (regional cap reached)",
-            regional_limit=usage.limit,
-            regional_used=usage.used,
-            regional_new_limit=usage.limit_for(needed, 1 + params.headroom_nodes),
+            **_quota.regional_request(usage, needed, 1 + params.headroom_nodes),
         )
     return StepResult.ruled_out(line)

@@ -73,10 +73,12 @@ def _idle_line(node: _cost.IdleNode, ctx: CheckContext) -> str:
     )
 
 
-def _nothing_idle(idle: Idle, ctx: CheckContext, *, cause: bool = True) -> StepResult | None:
-    """The shared verdict when there is no idle node to examine (None = there is)."""
+def _idle_to_judge(ev: evi.Evidence, ctx: CheckContext, *, cause: bool = True) -> Idle | StepResult:
+    """The idle GPU nodes, or the verdict every row-9 step shares when there is none to examine
+    (for a cause step, none overdue nor idle with the timer unknown)."""
+    idle = _idle(ev, ctx)
     if idle.overdue or (cause and idle.candidates):
-        return None
+        return idle
     if idle.waiting and idle.profile.missing:
         return StepResult.inconclusive(
             *(_idle_line(n, ctx) for n in idle.waiting[:3]),
@@ -97,10 +99,9 @@ def _nothing_idle(idle: Idle, ctx: CheckContext, *, cause: bool = True) -> StepR
 @check("cost.idle_gpu_node", inputs=IDLE_INPUTS, optional=("managed_cluster",))
 def idle_gpu_node(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A GPU node runs no GPU pod for longer than the autoscaler's scale-down-unneeded-time."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx, cause=False)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx, cause=False)
+    if isinstance(idle, StepResult):
+        return idle
     first = idle.overdue[0]
     return StepResult.confirmed(
         *(
@@ -121,10 +122,9 @@ def idle_gpu_node(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResul
 )
 def pinning_pods(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A pod on the idle GPU node that the cluster autoscaler will not evict."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx)
+    if isinstance(idle, StepResult):
+        return idle
     pdbs = evi.data(ev, "pdbs")
     pins, unknown, harmless, system = [], [], [], False
     for node in idle.candidates:
@@ -161,10 +161,9 @@ def pinning_pods(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult
 @check("cost.scale_down_disabled", inputs=IDLE_INPUTS, optional=("managed_cluster",))
 def scale_down_disabled(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """The idle GPU node carries cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx)
+    if isinstance(idle, StepResult):
+        return idle
     marked = [
         n.name
         for n in idle.candidates
@@ -187,10 +186,9 @@ def scale_down_disabled(ev: evi.Evidence, params: Any, ctx: CheckContext) -> Ste
 )
 def pool_at_minimum(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """The idle node's agent pool is at its autoscaler minimum (or not autoscaled at all)."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx)
+    if isinstance(idle, StepResult):
+        return idle
     pools = arm.agent_pools(ev["agent_pools"].data)
     floor, above, unknown, floor_pools = [], [], [], set()
     for node in idle.candidates:
@@ -231,10 +229,9 @@ def _pool_line(pool: Obj) -> str:
 @check("cost.idle_cost", inputs=IDLE_INPUTS, optional=("managed_cluster",))
 def idle_cost(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """Idle GPU node-hours so far at the seed's indicative price for the instance type."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx)
+    if isinstance(idle, StepResult):
+        return idle
     currency, total, lines, unknown = ctx.thresholds.currency, 0.0, [], []
     for node in idle.candidates:
         sku = kube.instance_type(node.node)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.checks import _evidence as evi
 from bot.checks import _pulls
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
-from bot.model.evidence import Answer
 from bot.model.text import duration
 from bot.model.verdicts import StepResult
 
@@ -50,11 +49,6 @@ class SlowPull:
         if self.running:
             return f"{self.pod}{where}: still pulling {self.image} after {duration(self.took)}"
         return f"{self.pod}{where}: pulled {self.image} in {self.detail} ({now_ago} ago)"
-
-
-def _data(ev: Mapping[str, Answer], name: str) -> Any:
-    answer = ev.get(name)
-    return answer.data if answer is not None and answer.available else None
 
 
 def _key(event: Obj) -> tuple[str, str]:
@@ -132,8 +126,8 @@ class Pulls:
     ago: dict[str, str]  # pod -> how long ago its pull finished
 
 
-def read_pulls(ev: Mapping[str, Answer], ctx: CheckContext) -> Pulls:
-    pods = _data(ev, "pods")
+def read_pulls(ev: evi.Evidence, ctx: CheckContext) -> Pulls:
+    pods = evi.data(ev, "pods")
     owners = {(kube.namespace(p), kube.name(p)): kube.workspace_of(p) for p in pods or []}
 
     def admitted(pull: SlowPull) -> bool:
@@ -148,7 +142,7 @@ def read_pulls(ev: Mapping[str, Answer], ctx: CheckContext) -> Pulls:
 
 
 @check("images.slow_pull", inputs=PULL_INPUTS, optional=("pods",))
-def slow_pull(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def slow_pull(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """An image pull took (or has been running for) at least the slow-pull threshold."""
     pulls, limit = read_pulls(ev, ctx), duration(ctx.thresholds.slow_pull)
     if pulls.slow:
@@ -180,7 +174,7 @@ def slow_pull(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepR
     inputs={**PULL_INPUTS, "registries": "azure.registries"},
     optional=("pods",),
 )
-def registry_region(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def registry_region(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """Where the slow image came from: a cross-region ACR, a same-region one, or outside Azure."""
     pulls = read_pulls(ev, ctx)
     if not pulls.slow:

@@ -183,9 +183,7 @@ def regional_headroom(ev: evi.Evidence, params: HeadroomParams, ctx: CheckContex
         return StepResult.confirmed(
             line + " (no room)",
             *unknown,
-            regional_limit=usage.limit,
-            regional_used=usage.used,
-            regional_new_limit=usage.limit_for(vcpus, params.request_nodes),
+            **_quota.regional_request(usage, vcpus, params.request_nodes),
         )
     if unknown:
         return StepResult.inconclusive(line, *unknown)

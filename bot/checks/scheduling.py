@@ -17,7 +17,6 @@ from typing import Any
 from bot.checks import _evidence as evi
 from bot.checks import _pending as pending
 from bot.checks import _scheduling as sch
-from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.text import duration, plural
@@ -34,7 +33,7 @@ def _why_gpu(pod: Obj, w: pending.World) -> str:
     return ", ".join(sch.gpu_intent(pod, w.targets, w.nodes)) or "vLLM workload"
 
 
-@check("scheduling.gpu_pod_pending", inputs=pending.INPUTS, optional=pending.OPTIONAL)
+@pending.check("scheduling.gpu_pod_pending")
 def gpu_pod_pending(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A GPU pod has been Pending, unscheduled, past the stuck threshold."""
     w = pending.world(ev, ctx)
@@ -87,7 +86,7 @@ def _placement(pod: Obj, w: pending.World) -> str:
     )
 
 
-@check("scheduling.gpu_workload_without_gpu", inputs=pending.INPUTS, optional=pending.OPTIONAL)
+@pending.check("scheduling.gpu_workload_without_gpu")
 def gpu_workload_without_gpu(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A model server (KAITO/vLLM pod) is scheduled without asking for a GPU."""
     w = pending.world(ev, ctx)
@@ -102,7 +101,7 @@ def gpu_workload_without_gpu(ev: evi.Evidence, params: Any, ctx: CheckContext) -
     )
 
 
-@check("scheduling.no_gpu_request", inputs=pending.INPUTS, optional=pending.OPTIONAL)
+@pending.check("scheduling.no_gpu_request")
 def no_gpu_request(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A KAITO/vLLM pod has no nvidia.com/gpu limit, so nothing places it on (or gives it) a GPU."""
     w = pending.world(ev, ctx)

@@ -11,7 +11,6 @@ from bot.checks import _pending as pending
 from bot.checks import _sched_events as scheduler
 from bot.checks import _scheduling as sch
 from bot.checks import azure as arm
-from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.verdicts import StepResult
@@ -85,11 +84,11 @@ def _not_capacity(pod: Obj, cap: Capacity | None, reported: bool) -> str | None:
     return None
 
 
-@check("scheduling.insufficient_gpu", inputs=pending.INPUTS, optional=pending.OPTIONAL)
+@pending.check("scheduling.insufficient_gpu")
 def insufficient_gpu(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """Every GPU the stuck pod could use is already reserved (requests vs allocatable)."""
     w = pending.world(ev, ctx)
-    gpu_stuck = [(p, s) for p, s in w.stuck if kube.requests_gpu(p)]
+    gpu_stuck = w.stuck_requesting_gpu
     if not gpu_stuck:
         return (
             pending.none_stuck(ctx)

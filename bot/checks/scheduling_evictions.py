@@ -100,7 +100,7 @@ def _explain(
     return None
 
 
-@check("scheduling.noexecute_taint", inputs=pending.INPUTS, optional=pending.OPTIONAL)
+@pending.check("scheduling.noexecute_taint")
 def noexecute_taint(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A node carries a NoExecute taint that the evicted pods do not tolerate."""
     w = pending.world(ev, ctx)

@@ -9,7 +9,6 @@ from typing import Any
 from bot.checks import _evidence as evi
 from bot.checks import _pending as pending
 from bot.checks import _scheduling as sch
-from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.verdicts import StepResult
@@ -24,7 +23,7 @@ def _taint_blocks(pod: Obj, w: pending.World) -> list[tuple[sch.Target, list[Obj
     return blocked if blocked and all(b for _, b in blocked) else None
 
 
-@check("scheduling.missing_toleration", inputs=pending.INPUTS, optional=pending.OPTIONAL)
+@pending.check("scheduling.missing_toleration")
 def missing_toleration(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A stuck GPU pod tolerates none of the taints on the GPU nodes it could use."""
     w = pending.stuck_and_targets(ev, ctx, "tolerations")
@@ -67,7 +66,7 @@ def _selector_detail(pod: Obj, w: pending.World) -> str:
     return "; ".join(out)
 
 
-@check("scheduling.selector_mismatch", inputs=pending.INPUTS, optional=pending.OPTIONAL)
+@pending.check("scheduling.selector_mismatch")
 def selector_mismatch(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A stuck GPU pod's nodeSelector / node affinity matches no GPU node (or GPU pool)."""
     w = pending.stuck_and_targets(ev, ctx, "the selector")

@@ -55,11 +55,11 @@ def _advertised(t: sch.Target, w: pending.World) -> str:
     )
 
 
-@check("scheduling.mig_resource_mismatch", inputs=pending.INPUTS, optional=pending.OPTIONAL)
+@pending.check("scheduling.mig_resource_mismatch")
 def mig_resource_mismatch(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """The stuck pod asks for whole GPUs where only MIG slices are advertised, or the reverse."""
     w = pending.world(ev, ctx)
-    gpu_stuck = [(p, s) for p, s in w.stuck if kube.requests_gpu(p)]
+    gpu_stuck = w.stuck_requesting_gpu
     if not gpu_stuck:
         return pending.none_stuck(ctx)
     hits, ok, unknown, facts = [], [], [], {}

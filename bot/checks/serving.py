@@ -7,7 +7,6 @@ loop is rows 5/6, so memory errors are never taken for a bad config here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from bot.checks import _evidence as evi
@@ -16,17 +15,15 @@ from bot.checks import _serving as srv
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
-from bot.model.evidence import Answer
 from bot.model.text import duration, parse_time, plural
 from bot.model.verdicts import StepResult
 
 Obj = dict[str, Any]
-Ev = Mapping[str, Answer]
 WS_INPUTS = {"workspaces": "kubernetes.list", "pods": "kubernetes.list"}
 PROBE_FAILURES = ("Unhealthy",)
 
 
-def _workspaces(ev: Ev, ctx: CheckContext) -> list[Obj]:
+def _workspaces(ev: evi.Evidence, ctx: CheckContext) -> list[Obj]:
     return [
         w for w in ev["workspaces"].data or [] if ctx.scope.admits(kube.namespace(w), kube.name(w))
     ]
@@ -62,7 +59,7 @@ def _calm(pod: Obj, ctx: CheckContext) -> str:
     inputs={**WS_INPUTS, "events": "kubernetes.list"},
     optional=("events",),
 )
-def inference_crashloop(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
+def inference_crashloop(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A workspace is not InferenceReady and its pod crash-loops, restarts or fails probes."""
     events, pods = evi.data(ev, "events"), ev["pods"].data or []
     hits, ok, facts = [], [], {}
@@ -139,7 +136,7 @@ def _service_mismatches(pod: Obj, c: Obj, server: int, services: list[Obj]) -> l
     inputs={**WS_INPUTS, "services": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
     optional=("services", "pod_logs"),
 )
-def probe_port_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
+def probe_port_mismatch(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A probe (or the Service) targets a port the model server does not listen on."""
     logs, services = evi.data(ev, "pod_logs"), evi.data(ev, "services") or []
     hits, ok, unknown, facts = [], [], [], {}
@@ -213,7 +210,7 @@ def _rejected(ws: Obj, pods: list[Obj], logs: list[Obj] | None, ctx: CheckContex
     inputs={**WS_INPUTS, "configmaps": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
     optional=("configmaps", "pod_logs"),
 )
-def bad_inference_config(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
+def bad_inference_config(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """inference.config is missing, unparsable or wrong, or the server rejected its arguments."""
     configmaps, logs = evi.data(ev, "configmaps"), evi.data(ev, "pod_logs")
     hits, ok, unknown, facts = [], [], [], {}
