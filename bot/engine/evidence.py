@@ -56,6 +56,7 @@ def _log_fetch(answer: Answer, seconds: float) -> None:
         round(seconds * 1000),
         extra={
             "evidence": answer.source,
+            "params": dict(answer.question.params),
             "outcome": outcome,
             "reason": answer.unavailable,
             "duration_ms": round(seconds * 1000),
