@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC
 from typing import Any
 
+from bot import logctx
 from bot.engine import templates
 from bot.engine.evidence import EvidenceCache
 from bot.engine.loader import Playbook, Step
@@ -184,12 +185,13 @@ def diagnose(
     # Ask every distinct question up front, concurrently: a run then takes about as long as its
     # slowest call, and the playbooks below find every answer already in the cache.
     questions = list(dict.fromkeys(q for p in playbooks for q in p.questions.values()))
+    # logctx.submit: the request id follows every fetch into the pools' threads.
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="evidence") as fetch:
         for question in questions:
-            fetch.submit(cache.get, question)
+            logctx.submit(fetch, cache.get, question)
         fetch.shutdown(wait=False)
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="playbook") as pool:
-            futures = [pool.submit(run_playbook, p, cache, ctx) for p in playbooks]
+            futures = [logctx.submit(pool, run_playbook, p, cache, ctx) for p in playbooks]
             for future in as_completed(futures):
                 finding = future.result()
                 findings.append(finding)
