@@ -57,33 +57,42 @@ class Verifier:
         sleep(window.delay_seconds)
         while True:
             finding, problem = self._recheck(request)
-            if finding is not None and finding.verdict == Verdict.RULED_OUT:
-                return self._record(
-                    request,
-                    plan,
-                    "verified",
-                    f"Symptom gone: {finding.summary}",
-                    _evidence(finding),
-                )
+            state = symptom_state(finding)
+            if state == GONE:
+                assert finding is not None
+                return self._record(request, plan, "verified", _gone(finding), _evidence(finding))
             if clock() + window.every_seconds > deadline:
                 break
             sleep(window.every_seconds)
-        if finding is None or finding.verdict == Verdict.INCONCLUSIVE:
+        return self._conclude(request, plan, finding, state, problem)
+
+    def _conclude(
+        self,
+        request: FixRequest,
+        plan: FixPlan,
+        finding: Finding | None,
+        state: str,
+        problem: str | None,
+    ) -> Outcome:
+        """The window ended with the symptom still there (or unknown): say which and why."""
+        evidence, waited = _evidence(finding), _minutes(self.window.window_seconds)
+        if finding is None or state == UNKNOWN:
             why = problem or (finding.summary if finding else "no finding")
-            return self._record(
-                request, plan, "inconclusive", f"Could not verify: {why}", _evidence(finding)
+            return self._record(request, plan, "inconclusive", f"Could not verify: {why}", evidence)
+        if state == CAUSE_GONE:
+            message = (
+                f"Pending: the cause is gone ({finding.summary}) but the symptom is still seen "
+                f"after {waited}; it clears when the cluster catches up"
             )
+            return self._record(request, plan, "pending", message, evidence)
         if plan.effect == "eventual":
-            return self._record(
-                request,
-                plan,
-                "pending",
+            message = (
                 "Pending: the change takes effect outside gpubot and the symptom is still there "
-                f"after {_minutes(window.window_seconds)}: {finding.summary}",
-                _evidence(finding),
+                f"after {waited}: {finding.summary}"
             )
+            return self._record(request, plan, "pending", message, evidence)
         return self._record(
-            request, plan, "still_failing", f"Still failing: {finding.summary}", _evidence(finding)
+            request, plan, "still_failing", f"Still failing: {finding.summary}", evidence
         )
 
     def _recheck(self, request: FixRequest) -> tuple[Finding | None, str | None]:
@@ -120,6 +129,27 @@ class Verifier:
         return Outcome(
             status, message, request=self.ledger.request(request.id), plan=plan, evidence=evidence
         )
+
+
+GONE, CAUSE_GONE, PRESENT, UNKNOWN = "gone", "cause_gone", "present", "unknown"
+
+
+def symptom_state(finding: Finding | None) -> str:
+    """Whether the symptom itself is gone. A finding is ruled out as soon as its cause is
+    disproved, but an idle node drained at the autoscaler's next scan, or a workspace that
+    provisions once quota is granted, is still there until then: only the symptom steps
+    ruling out say the fix worked."""
+    if finding is None or finding.verdict == Verdict.INCONCLUSIVE:
+        return UNKNOWN
+    symptoms = [s for s in finding.steps if s.role == "symptom"]
+    if all(s.verdict == Verdict.RULED_OUT for s in symptoms):
+        return GONE if symptoms or finding.verdict == Verdict.RULED_OUT else PRESENT
+    return CAUSE_GONE if finding.verdict == Verdict.RULED_OUT else PRESENT
+
+
+def _gone(finding: Finding) -> str:
+    lines = [s.lines[0] for s in finding.steps if s.role == "symptom" and s.lines]
+    return "Symptom gone: " + ("; ".join(lines) or finding.summary)
 
 
 def _evidence(finding: Finding | None) -> tuple[str, ...]:
