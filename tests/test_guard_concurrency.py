@@ -162,9 +162,7 @@ def test_restart_mid_apply_marks_interrupted_and_never_applies_again(
     argv += ["--config", str(config), "--target"]
     argv += [f"{k}={v}" for k, v in params.items()]
     env = {**os.environ, "GPUBOT_DATABASE_URL": url}
-    proc = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while not cluster.arm_writes() and time.monotonic() < deadline:

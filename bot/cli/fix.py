@@ -132,12 +132,14 @@ def _params(fix: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def _print(args: argparse.Namespace, outcome: Any) -> int:
-    from bot.cli.fix_output import outcome_json, outcome_text
+    from bot.cli.fix_output import next_steps, outcome_json, outcome_text
 
     if args.json:
         sys.stdout.write(outcome_json(outcome))
     elif outcome.ok:
         sys.stdout.write(outcome_text(outcome))
+        for line in next_steps(outcome):
+            print(line, file=sys.stderr)
     else:
         print(f"gpubot: {outcome.status}: {outcome.message}", file=sys.stderr)
     return EXIT_OK if outcome.ok else EXIT_NOT_DONE
@@ -153,10 +155,9 @@ def _ask(question: str) -> bool:
 # ---- commands ----------------------------------------------------------------------------
 
 
-def _plan(args: argparse.Namespace, guard: Any, actor: Any) -> Any:
+def _plan(args: argparse.Namespace, guard: Any, actor: Any, params: dict[str, Any]) -> Any:
     from bot.cli.main import _workspace
 
-    params = _params(args.fix, args.target)
     scope = None
     if args.workspace:
         try:
@@ -182,14 +183,16 @@ def _plan(args: argparse.Namespace, guard: Any, actor: Any) -> Any:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    params = _params(args.fix, args.target)  # bad input fails before anything is opened
     guard = _guard(args)
-    return _print(args, _plan(args, guard, operator(guard.policy)))
+    return _print(args, _plan(args, guard, operator(guard.policy), params))
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    params = _params(args.fix, args.target)
     guard = _guard(args)
     actor = operator(guard.policy)
-    planned = _plan(args, guard, actor)
+    planned = _plan(args, guard, actor, params)
     return _confirm_planned(args, guard, actor, planned)
 
 
@@ -203,20 +206,7 @@ def _confirm_planned(args: argparse.Namespace, guard: Any, actor: Any, planned: 
     if planned.buttons and not args.yes and not _ask("Apply this plan?"):
         print("gpubot: not applied (the answer was not yes); the plan expires", file=sys.stderr)
         return EXIT_NOT_DONE
-    outcome = guard.confirm_request(planned.request.id, actor)
-    code = _print(args, outcome)
-    if outcome.status == "requested" and not args.json:
-        print(
-            f"request {outcome.request.id} awaits approval: a second operator must run "
-            f"`gpubot fix approve {outcome.request.id}`",
-            file=sys.stderr,
-        )
-    elif outcome.status == "applied" and not args.json:
-        hints = [f"gpubot fix verify {outcome.request.id}"]
-        if "undo" in outcome.buttons:
-            hints.append(f"gpubot fix undo {outcome.request.id}")
-        print("next: " + " · ".join(hints), file=sys.stderr)
-    return code
+    return _print(args, guard.confirm_request(planned.request.id, actor))
 
 
 def _plan_text(outcome: Any) -> str:

@@ -51,6 +51,24 @@ def outcome_text(outcome: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def next_steps(outcome: Any) -> list[str]:
+    """What the operator can do next, as commands (stderr: stdout carries only the result)."""
+    request = outcome.request
+    if request is None:
+        return []
+    if outcome.status == "requested":
+        return [
+            f"request {request.id} awaits approval: a second operator must run "
+            f"`gpubot fix approve {request.id}` (or `gpubot fix reject {request.id}`)"
+        ]
+    if outcome.status == "applied" and not request.undo_of:
+        hints = [f"gpubot fix verify {request.id}"]
+        if "undo" in outcome.buttons:
+            hints.append(f"gpubot fix undo {request.id}")
+        return ["next: " + " · ".join(hints)]
+    return []
+
+
 def outcome_json(outcome: Any) -> str:
     request = outcome.request
     doc = {
