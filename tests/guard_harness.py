@@ -92,6 +92,9 @@ class LiveCluster:
             edit(snapshot)
         kube = KubeApiEmulator(snapshot, missing_crd_status=403).start()
         arm = AzureEmulator(snapshot, token=CANARY, ca=ca).start()
+        # Headers and body leave in separate writes: without TCP_NODELAY every ARM answer
+        # waits out the client's delayed ACK (~40 ms), which adds up over a live re-check.
+        arm._server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[union-attr]
         monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp / "kubeconfig")))
         for name, value in arm.env().items():
             monkeypatch.setenv(name, value)
