@@ -7,7 +7,10 @@ fix is reversible. Verification windows are zero and the sleep is the test's hoo
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +28,8 @@ from tests.guard_harness import (
     offered,
     policy,
 )
+
+WS = "workspace-llama-3-1-8b"
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +237,256 @@ def test_request_quota_verified_once_granted_else_pending(live, store, granted) 
 
 def _json(path) -> Any:
     return json.loads(path.read_text())
+
+
+# ---- Kubernetes: pre-warms, device plugin, max-model-len, pinning pod ---------------------
+
+
+def plain(replicas: int):
+    """The scenario's inference StatefulSet run without KAITO (pre-warms never fight a
+    controller), at `replicas`."""
+
+    def edit(snapshot) -> None:
+        path = snapshot / "kubernetes" / "statefulsets.json"
+        doc = _json(path)
+        for item in doc["items"]:
+            if item["metadata"]["name"] == WS:
+                item["metadata"].pop("ownerReferences", None)
+                item["spec"]["replicas"] = replicas
+        path.write_text(json.dumps(doc))
+
+    return edit
+
+
+def later(monkeypatch, cluster: LiveCluster, minutes: int) -> None:
+    """Time passes: the live clock (GPUBOT_NOW) moves on."""
+    now = datetime.fromisoformat(os.environ["GPUBOT_NOW"]) + timedelta(minutes=minutes)
+    monkeypatch.setenv("GPUBOT_NOW", now.isoformat())
+
+
+def kube_create(cluster: LiveCluster, plural: str, obj: dict) -> None:
+    meta = obj["metadata"]
+    cluster.kube.store.create(RESOURCES[plural], meta.get("namespace"), obj)
+
+
+def healthy_copy(pod: dict, name: str) -> dict:
+    """The pod its controller creates in place of `pod`: new name and uid, Running and Ready."""
+    new = copy.deepcopy(pod)
+    meta = new["metadata"]
+    meta.update(name=name, creationTimestamp=os.environ["GPUBOT_NOW"].replace("+00:00", "Z"))
+    for key in ("uid", "resourceVersion"):
+        meta.pop(key, None)
+    started = {"running": {"startedAt": meta["creationTimestamp"]}}
+    new["status"] = {
+        "phase": "Running",
+        "startTime": meta["creationTimestamp"],
+        "conditions": [{"type": t, "status": "True"} for t in ("Ready", "ContainersReady")],
+        "containerStatuses": [
+            {"name": c["name"], "ready": True, "restartCount": 0, "state": started}
+            for c in new["spec"]["containers"]
+        ],
+    }
+    return new
+
+
+def test_prewarm_schedule_creates_cronjob_and_rbac_verified_next_morning_and_undone(
+    live, store, monkeypatch
+) -> None:
+    cluster = live("cold-start/confirmed", edit=plain(1))
+    guard = cluster.guard(store)
+    params = offered(cluster.diagnoser, "cold-start", "prewarm-schedule")
+    planned = guard.plan(
+        cluster=cluster.name,
+        fix="prewarm-schedule",
+        params=params,
+        actor=LENA,
+        playbook="cold-start",
+    )
+    applied = apply(guard, planned, LENA)
+    assert [(w.method, w.path.rsplit("/", 1)[-1]) for w in cluster.kube_writes()] == [
+        ("POST", "serviceaccounts"),
+        ("POST", "roles"),
+        ("POST", "rolebindings"),
+        ("POST", "cronjobs"),
+    ]
+    cron = cluster.kube_writes()[-1].body
+    assert cron["spec"]["schedule"] == "45 7 * * 1-5"
+
+    # Today's cold start already happened; the pre-warm shows the next morning, when the node
+    # it warmed is no longer a cold one.
+    waiting = guard.verify(applied.request.id, sleep=Advance())
+    assert waiting.status == "pending", waiting.message
+    verified = guard.verify(
+        applied.request.id, sleep=Advance(lambda: later(monkeypatch, cluster, 60))
+    )
+    assert verified.status == "verified", verified.message
+
+    undo = guard.plan_undo(applied.buttons["undo"], LENA)
+    apply(guard, undo, LENA)
+    deleted = [(w.method, w.path.rsplit("/", 2)[-2]) for w in cluster.kube_writes()[4:]]
+    assert sorted(deleted) == sorted(
+        ("DELETE", p) for p in ("serviceaccounts", "roles", "rolebindings", "cronjobs")
+    )
+    assert store.ledger.request(applied.request.id).status == "undone"
+
+
+def test_prewarm_now_scales_through_the_subresource_verified_when_the_endpoint_answers(
+    live, store
+) -> None:
+    cluster = live("endpoint-not-answering/confirmed", edit=plain(0))
+    guard = cluster.guard(store)
+    params = {"namespace": "default", "workload": f"statefulset/{WS}", "replicas": 1}
+    planned = guard.plan(
+        cluster=cluster.name,
+        fix="prewarm-now",
+        params=params,
+        actor=LENA,
+        playbook="endpoint-not-answering",
+    )
+    applied = apply(guard, planned, LENA)
+    (patch,) = cluster.kube_writes()
+    assert (patch.method, patch.path) == (
+        "PATCH",
+        f"/apis/apps/v1/namespaces/default/statefulsets/{WS}/scale",
+    )
+    assert patch.body["spec"] == {"replicas": 1} and patch.body["metadata"]["resourceVersion"]
+
+    waiting = guard.verify(applied.request.id, sleep=Advance())
+    assert waiting.status == "pending", "the pod still loads its weights"
+
+    def serving() -> None:  # the replica is up: the Service has an endpoint that answers
+        probe = cluster.snapshot / "kubernetes" / "probes" / "default" / f"{WS}.json"
+        models = {"object": "list", "data": [{"id": "llama-3.1-8b-instruct", "object": "model"}]}
+        probe.write_text(json.dumps({"path": "/v1/models", "status": 200, "body": models}))
+
+    verified = guard.verify(applied.request.id, sleep=Advance(serving))
+    assert verified.status == "verified", verified.message
+
+    undo = guard.plan_undo(applied.buttons["undo"], LENA)
+    apply(guard, undo, LENA)
+    assert cluster.kube_writes()[-1].body["spec"] == {"replicas": 0}
+
+
+def test_restart_device_plugin_deletes_the_pod_verified_once_the_lookback_is_clean(
+    live, store, monkeypatch
+) -> None:
+    cluster = live("no-cuda-device/confirmed")
+    guard = cluster.guard(store, policy(allow={"medium": ["U0LENA"]}))
+    params = offered(cluster.diagnoser, "no-cuda-device", "restart-device-plugin")
+    planned = guard.plan(
+        cluster=cluster.name,
+        fix="restart-device-plugin",
+        params=params,
+        actor=LENA,
+        playbook="no-cuda-device",
+    )
+    old = cluster.kube.store.get(RESOURCES["pods"], params["namespace"], params["pod"])
+    applied = apply(guard, planned, LENA)
+    (delete,) = cluster.kube_writes()
+    assert (delete.method, delete.path) == (
+        "DELETE",
+        f"/api/v1/namespaces/{params['namespace']}/pods/{params['pod']}",
+    )
+    assert delete.body["preconditions"] == {"uid": old["metadata"]["uid"]}
+    assert "undo" not in applied.buttons
+
+    def recreated() -> None:  # the DaemonSet's new pod registers; the node advertises its GPU
+        kube_create(cluster, "pods", healthy_copy(old, params["pod"][:-5] + "n3w0k"))
+        node = params["node"]
+        allocatable = cluster.kube.store.get(RESOURCES["nodes"], None, node)["status"]
+        allocatable = {**allocatable["allocatable"], "nvidia.com/gpu": "1"}
+        cluster.kube.store.patch(
+            RESOURCES["nodes"], None, node, {"status": {"allocatable": allocatable}}
+        )
+
+    # The plugin is back at once, but the workload's crash is still in the lookback window.
+    waiting = guard.verify(applied.request.id, sleep=Advance(recreated))
+    assert waiting.status == "pending" and "cause is gone" in waiting.message, waiting.message
+
+    def an_hour_on() -> None:
+        later(monkeypatch, cluster, 70)
+        path = cluster.snapshot / "loganalytics" / "gpu-error-patterns.json"
+        doc = _json(path)
+        doc["tables"][0]["rows"] = []
+        path.write_text(json.dumps(doc))
+        cluster.arm.store("loganalytics/gpu-error-patterns.json", doc)
+
+    verified = guard.verify(applied.request.id, sleep=Advance(an_hour_on))
+    assert verified.status == "verified", verified.message
+
+
+def test_cap_max_model_len_patches_the_config_and_evicts_verified_when_queues_drain(
+    live, store
+) -> None:
+    cluster = live("kv-cache-bound/confirmed")
+    guard = cluster.guard(store)
+    params = offered(cluster.diagnoser, "kv-cache-bound", "cap-max-model-len")
+    planned = guard.plan(
+        cluster=cluster.name,
+        fix="cap-max-model-len",
+        params=params,
+        actor=ALICE,
+        playbook="kv-cache-bound",
+    )
+    pods = [p for p in cluster.kube.store.objects["pods"] if p["metadata"]["name"].startswith(WS)]
+    applied = apply(guard, planned, ALICE, approver=BOB)
+    patch, *evictions = cluster.kube_writes()
+    assert (patch.method, patch.path) == (
+        "PATCH",
+        f"/api/v1/namespaces/default/configmaps/{params['configmap']}",
+    )
+    assert "max-model-len: 4096" in patch.body["data"]["inference_config.yaml"]
+    assert sorted(w.path.split("/")[-2] for w in evictions) == sorted(
+        p["metadata"]["name"] for p in pods
+    )
+
+    def rolled() -> None:  # new pods on the capped config: the KV cache has room, no queue
+        metrics = cluster.snapshot / "kubernetes" / "metrics" / "default"
+        for i, pod in enumerate(pods):
+            fresh = healthy_copy(pod, f"{pod['metadata']['name'].rsplit('-', 1)[0]}-r0ll{i}")
+            kube_create(cluster, "pods", fresh)
+            labels = '{engine="0",model_name="llama-3.1-8b-instruct"}'
+            (metrics / f"{fresh['metadata']['name']}.prom").write_text(
+                f"vllm:num_requests_running{labels} 24.0\n"
+                f"vllm:num_requests_waiting{labels} 0.0\n"
+                f"vllm:kv_cache_usage_perc{labels} 0.61\n"
+            )
+
+    # The re-check runs after the rollout (the policy's delay): with every pod evicted and none
+    # back yet, memory.requests_queueing reads "nothing is queueing" (see docs/reliability.md).
+    verified = guard.verify(applied.request.id, sleep=Advance(rolled))
+    assert verified.status == "verified", verified.message
+
+    undo = guard.plan_undo(applied.buttons["undo"], ALICE)
+    apply(guard, undo, ALICE, approver=BOB)
+    restored = [w for w in cluster.kube_writes() if w.method == "PATCH"][-1]
+    assert "max-model-len: 8192" in restored.body["data"]["inference_config.yaml"]
+
+
+def test_evict_pinning_pod_posts_an_eviction_verified_when_the_node_scales_down(
+    live, store
+) -> None:
+    cluster = live("scale-down-blocked/safe-to-evict")
+    guard = cluster.guard(store, policy(allow={"medium": ["U0LENA"]}))
+    params = offered(cluster.diagnoser, "scale-down-blocked", "evict-pinning-pod")
+    planned = guard.plan(
+        cluster=cluster.name,
+        fix="evict-pinning-pod",
+        params=params,
+        actor=LENA,
+        playbook="scale-down-blocked",
+    )
+    applied = apply(guard, planned, LENA)
+    (eviction,) = cluster.kube_writes()
+    assert (eviction.method, eviction.path) == (
+        "POST",
+        f"/api/v1/namespaces/{params['namespace']}/pods/{params['pod']}/eviction",
+    )
+    assert eviction.body["deleteOptions"]["preconditions"]["uid"]
+
+    waiting = guard.verify(applied.request.id, sleep=Advance())
+    assert waiting.status == "pending", waiting.message
+    advance = Advance(lambda: scale_node_down(cluster, params["node"]))
+    verified = guard.verify(applied.request.id, sleep=advance)
+    assert verified.status == "verified", verified.message
+    assert guard.undo_request(applied.request.id, LENA).status == "refused"
