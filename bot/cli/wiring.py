@@ -88,11 +88,8 @@ def guard_for(
     from bot.store.db import Store
 
     path = config_path(args)
-    policy = (
-        load_config(path, require_clusters=getattr(args, "snapshot", None) is None).fixes
-        if path
-        else FixPolicy()
-    )
+    live = getattr(args, "snapshot", None) is None and not getattr(args, "demo", False)
+    policy = load_config(path, require_clusters=live).fixes if path else FixPolicy()
     guard = FixGuard(
         store=store or Store.open(),
         policy=policy,
