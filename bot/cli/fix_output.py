@@ -31,7 +31,12 @@ def plan_lines(plan: Any, request: Any) -> list[str]:
         "  " + " · ".join(t for t in traits if t),
     ]
     lines += [
-        f"  change  {c.subject}  {c.field}: {_value(c.before)} -> {_value(c.after)}"
+        f"  change  {c.subject}  {c.field}: "
+        + (
+            f"{_value(c.before)} (unchanged)"
+            if c.before == c.after
+            else f"{_value(c.before)} -> {_value(c.after)}"
+        )
         for c in plan.changes
     ]
     conditions = ", ".join(f"{k} {v}" for k, v in sorted(plan.preconditions.items()))

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.engine.guard_apply import APPLY_LEASE, Applier
-from bot.engine.guard_plan import Planner
+from bot.engine.guard_plan import Planner, action
 from bot.engine.guard_records import Records, stored_plan
 from bot.engine.outcome import Outcome
 from bot.engine.tokens import TokenSigner
@@ -166,8 +166,8 @@ class FixGuard:
         }
         return Outcome(
             "requested",
-            f"{actor.mention} asks to apply {spec.title[0].lower()}{spec.title[1:]} on "
-            f"{plan.target}: high risk, a second person must approve (request {request.id}).",
+            f"{actor.mention} asks to {action(spec.title)}: {plan.target}. High risk: a second "
+            f"person must approve (request {request.id}).",
             request=self._reread(request),
             plan=plan,
             buttons=buttons,

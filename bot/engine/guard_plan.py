@@ -19,6 +19,11 @@ from bot.sources.actuators.context import FixContext
 from bot.store.ledger import FixLedger, FixRequest, Token
 
 
+def action(title: str) -> str:
+    """A fix title ("Request a GPU family quota increase") inside a sentence."""
+    return title[:1].lower() + title[1:]
+
+
 class Planner:
     def __init__(
         self,
@@ -148,10 +153,10 @@ class Planner:
             for name in ("confirm", "cancel")
         }
         notes = "" if ctx.writable else f" It cannot be applied here: {ctx.read_only_reason}."
-        verb = "Plan to undo" if undo_of else "Plan for"
+        what = f"undo {undo_of.id} ({action(spec.title)})" if undo_of else action(spec.title)
         return Outcome(
             "planned",
-            f"{verb} {spec.title[0].lower()}{spec.title[1:]} on {plan.target}.{notes}",
+            f"Plan to {what}: {plan.target}.{notes}",
             request=request,
             plan=plan,
             buttons=buttons if ctx.writable else {},
