@@ -40,9 +40,8 @@ class _Builder:
     def fail(self, node: yaml.Node, path: Path, problem: str) -> YamlError:
         return YamlError(self.filename, node.start_mark.line + 1, _dotted(path), problem)
 
-    def build(self, node: yaml.Node, path: Path, *, record: bool = True) -> Any:
-        if record:
-            self.lines.setdefault(path, node.start_mark.line + 1)
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.fail(node, path, f"more than {MAX_NODES} values (alias expansion?)")
