@@ -42,6 +42,13 @@ class Running:
         self.thread.join(timeout=10)
         self.bot.pool.shutdown(wait=True)
 
+    def drain(self) -> None:
+        """Wait until every request answered so far has been fully handled: Bolt runs
+        listeners in its executor, they hand diagnoses to the pool. Ends both, so after this
+        the recorded Web API calls are final (no timing guess)."""
+        self.bot.app.listener_runner.listener_executor.shutdown(wait=True)
+        self.bot.pool.shutdown(wait=True)
+
 
 def start_bot(
     fake: FakeSlack,
@@ -52,8 +59,9 @@ def start_bot(
     diagnoser: Diagnoser | None = None,
     http: bool = True,
     app_token: str | None = None,
+    env: SlackEnv | None = None,
 ) -> Running:
-    env = SlackEnv(
+    env = env or SlackEnv(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
         app_token=app_token,
@@ -74,7 +82,7 @@ def start_bot(
 
     web = WebApp(
         triage=bot.triage_webhook,
-        webhook_secret=WEBHOOK_SECRET,
+        webhook_secret=env.webhook_secret,
         slack_handler=SlackRequestHandler(bot.app) if http else None,
     )
     server = waitress.create_server(web, host="127.0.0.1", port=0, threads=8)
@@ -92,6 +100,7 @@ def signed_post(
     ts: int | None = None,
     extra: dict[str, str] | None = None,
     signature: str | None = None,
+    omit: tuple[str, ...] = (),
 ) -> tuple[int, str]:
     ts = int(time.time()) if ts is None else ts
     sig = signature or SignatureVerifier(secret).generate_signature(timestamp=str(ts), body=body)
@@ -101,6 +110,8 @@ def signed_post(
         "X-Slack-Signature": sig,
     }
     headers.update(extra or {})
+    for name in omit:
+        headers.pop(name, None)
     req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -118,6 +129,23 @@ def slash(
     response_url: str = "",
     **kw: Any,
 ):
+    return signed_post(
+        f"{url}/slack/events",
+        slash_body(text, channel=channel, user=user, response_url=response_url),
+        content_type="application/x-www-form-urlencoded",
+        **kw,
+    )
+
+
+def slash_body(
+    text: str,
+    *,
+    channel: str = "CINFRA",
+    user: str = "U123",
+    response_url: str = "",
+    trigger_id: str | None = None,
+) -> str:
+    """The form body Slack posts for `/gpu text`; each invocation has its own trigger_id."""
     form = {
         "token": "legacy-verification-token-unused",
         "team_id": "T0001",
@@ -130,18 +158,27 @@ def slash(
         "text": text,
         "api_app_id": "A1",
         "response_url": response_url,
-        "trigger_id": f"trig-{time.time_ns()}",
+        "trigger_id": trigger_id or f"trig-{time.time_ns()}",
     }
+    return urlencode(form)
+
+
+def event(url: str, message: dict[str, Any], *, event_id: str, retry: int | None = None, **kw: Any):
+    extra = (
+        {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+    )
     return signed_post(
         f"{url}/slack/events",
-        urlencode(form),
-        content_type="application/x-www-form-urlencoded",
+        event_body(message, event_id=event_id),
+        content_type="application/json",
+        extra=extra,
         **kw,
     )
 
 
-def event(url: str, message: dict[str, Any], *, event_id: str, retry: int | None = None, **kw: Any):
-    body = json.dumps(
+def event_body(message: dict[str, Any], *, event_id: str) -> str:
+    """The Events API envelope Slack posts for a message event."""
+    return json.dumps(
         {
             "token": "unused",
             "team_id": "T0001",
@@ -152,10 +189,4 @@ def event(url: str, message: dict[str, Any], *, event_id: str, retry: int | None
             "event": {"type": "message", **message},
             "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
         }
-    )
-    extra = (
-        {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
-    )
-    return signed_post(
-        f"{url}/slack/events", body, content_type="application/json", extra=extra, **kw
     )

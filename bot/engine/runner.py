@@ -15,6 +15,7 @@ from bot import logctx
 from bot.engine import templates
 from bot.engine.evidence import EvidenceCache
 from bot.engine.loader import Playbook, Step
+from bot.model import redact
 from bot.model.context import CheckContext, Scope
 from bot.model.domain import OWNERS
 from bot.model.evidence import Answer
@@ -65,13 +66,13 @@ def run_step(
             result = StepResult.inconclusive(
                 f"check {step.check.name} failed: {type(exc).__name__}: {exc}"
             )
-    return StepOutcome(
+    return StepOutcome(  # quoted text may carry a workload's token: masked before any use
         step=step.spec.id,
         role=step.spec.role,
         verdict=result.verdict,
-        lines=result.lines,
+        lines=redact.redact_value(result.lines),
         sources=sources,
-        facts=dict(result.facts),
+        facts=redact.redact_value(dict(result.facts)),
     )
 
 
@@ -146,6 +147,7 @@ def run_playbook(playbook: Playbook, cache: EvidenceCache, ctx: CheckContext) ->
         fixes = _offers(playbook, verdict, by_id, context)
     except Exception as exc:  # a template/fact mismatch is a playbook bug: say so, keep the verdict
         diagnosis = f"(playbook {spec.id} could not render: {type(exc).__name__}: {exc})"
+    summary, diagnosis = redact.redact(summary), redact.redact(diagnosis)
     _, team = OWNERS[spec.owner]
     return Finding(
         playbook=spec.id,

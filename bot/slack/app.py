@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -71,7 +71,9 @@ class GpuBot:
 
     # ---- /gpu ----------------------------------------------------------------------------
 
-    def on_command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def on_command(
+        self, ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest
+    ) -> None:
         # The id set here follows the job into the pool, its evidence calls and its posts.
         with logctx.request("slash"):
             log.info(
@@ -80,9 +82,11 @@ class GpuBot:
                 command.get("channel_id", ""),
                 command.get("user_id", ""),
             )
-            self._command(ack, command, respond)
+            self._command(ack, command, respond, request)
 
-    def _command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def _command(
+        self, ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest
+    ) -> None:
         channel = command.get("channel_id", "")
         if self.config.channels and channel not in self.config.channels:
             ack(":lock: `/gpu` is not enabled in this channel. Ask the gpubot owners to add it.")
@@ -94,6 +98,11 @@ class GpuBot:
             return
         if cmd.action == "help":
             ack(commands.USAGE)
+            return
+        key = commands.delivery_key(command, request.headers)
+        if key is not None and not self.store.first_time(key):
+            log.info("a replayed /gpu request was ignored")
+            ack()  # the original already runs; answer the copy, start nothing
             return
         runbook = "morning-readiness" if cmd.action == "morning" else "triage"
         total = self.diagnoser.playbook_count(runbook)
