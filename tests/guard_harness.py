@@ -124,8 +124,7 @@ class LiveCluster:
             contexts=lambda _cluster: fix_context(diagnoser.sources(_cluster)),
             signer=TokenSigner(SIGNING_KEY),
             diagnoser=diagnoser,
-            actuators=load_all(),
-            **kw,
+            **{"actuators": load_all(), **kw},
         )
 
     def kube_writes(self) -> list[Any]:

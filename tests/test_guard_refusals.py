@@ -195,3 +195,39 @@ def _assert_no_secrets(store: Store) -> None:
             for row in conn.execute(text(f"SELECT * FROM {table}")).all():
                 dumped = " ".join(str(v) for v in row)
                 assert CANARY not in dumped and KUBE_TOKEN not in dumped, table
+
+
+class _ApplyRaises:
+    """The real request-quota actuator, except that its apply hits a bug: what an actuator
+    fault looks like to the guard (not an SDK object: the guard's own collaborator)."""
+
+    def __init__(self, real) -> None:
+        self.real, self.fix = real, real.fix
+
+    def plan(self, ctx, params):
+        return self.real.plan(ctx, params)
+
+    def undo(self, ctx, plan):
+        return self.real.undo(ctx, plan)
+
+    def apply(self, ctx, plan):
+        raise RuntimeError(f"boom: Authorization: Bearer {CANARY}\nresponse headers: ...")
+
+
+def test_an_actuator_bug_ends_failed_audited_masked_and_frees_the_target(live, tmp_path) -> None:
+    from bot.sources.actuators import load_all
+
+    cluster = live("quota-exhausted/confirmed")
+    store = Store.open(f"sqlite:///{tmp_path / 'gpubot.db'}")
+    actuators = {**load_all(), "request-quota": _ApplyRaises(load_all()["request-quota"])}
+    broken = cluster.guard(store, actuators=actuators)
+    outcome = broken.confirm(quota_plan(cluster, broken).buttons["confirm"], LENA)
+    assert outcome.status == "failed" and outcome.message.startswith("RuntimeError: boom")
+    assert CANARY not in outcome.message and "response headers" not in outcome.message
+    assert store.ledger.request(outcome.request.id).status == "failed"
+    assert cluster.writes() == []
+    _assert_no_secrets(store)
+    # Nothing was written, so the target's hold was released: a working guard applies at once.
+    fixed = cluster.guard(store)
+    applied = fixed.confirm(quota_plan(cluster, fixed).buttons["confirm"], LENA)
+    assert applied.status == "applied", applied.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.model.plans import FixPlan
+from bot.model.redact import redact
 from bot.store.ledger import FixRequest
 
 # Outcomes that mean "nothing was changed as asked": the caller shows them as errors.
@@ -37,9 +38,10 @@ def mention(user: str | None) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    """An unexpected exception as one short line: its type and the first line of its text.
+    """An unexpected exception as one short line: its type and the first line of its text,
+    credential shapes masked.
 
     SDK exceptions carry response headers and bodies after the first line; those never reach
     a message or an audit row."""
-    text = (str(exc).splitlines() or [""])[0][:200]
+    text = redact((str(exc).splitlines() or [""])[0][:200])
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
