@@ -155,64 +155,62 @@ def _ask(question: str) -> bool:
 # ---- commands ----------------------------------------------------------------------------
 
 
-def _plan(args: argparse.Namespace, guard: Any, actor: Any, params: dict[str, Any]) -> Any:
-    from bot.cli.main import _workspace
+def _scope(args: argparse.Namespace) -> str | None:
+    """--workspace NS/NAME as the request's scope (what verify re-runs the playbook on)."""
+    from bot.cli.main import Usage, _workspace
 
-    scope = None
-    if args.workspace:
-        try:
-            ns, ws = _workspace(args.workspace)
-        except argparse.ArgumentTypeError as exc:
-            from bot.cli.main import Usage
+    if not args.workspace:
+        return None
+    try:
+        ns, ws = _workspace(args.workspace)
+    except argparse.ArgumentTypeError as exc:
+        raise Usage(f"--workspace: {exc}") from exc
+    return f"{ns}/{ws}" if ws else ns
 
-            raise Usage(f"--workspace: {exc}") from exc
-        scope = f"{ns}/{ws}" if ws else ns
+
+def _plan(args: argparse.Namespace, params: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(guard, operator, planned outcome); bad input fails before anything is opened."""
+    from bot.cli.main import Usage
+
+    scope = _scope(args)
+    guard = _guard(args)
     if args.playbook and args.playbook not in guard.diagnoser.catalog.playbooks:
-        from bot.cli.main import Usage
-
         raise Usage(f"--playbook: unknown playbook {args.playbook!r}")
-    cluster = guard.diagnoser.sources(args.cluster).cluster.name
-    return guard.plan(
-        cluster=cluster,
+    actor = operator(guard.policy)
+    planned = guard.plan(
+        cluster=guard.diagnoser.sources(args.cluster).cluster.name,
         fix=args.fix,
         params=params,
         actor=actor,
         playbook=args.playbook,
         scope=scope,
     )
+    return guard, actor, planned
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    params = _params(args.fix, args.target)  # bad input fails before anything is opened
-    guard = _guard(args)
-    return _print(args, _plan(args, guard, operator(guard.policy), params))
+    _, _, planned = _plan(args, _params(args.fix, args.target))
+    return _print(args, planned)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    params = _params(args.fix, args.target)
-    guard = _guard(args)
-    actor = operator(guard.policy)
-    planned = _plan(args, guard, actor, params)
+    guard, actor, planned = _plan(args, _params(args.fix, args.target))
     return _confirm_planned(args, guard, actor, planned)
 
 
 def _confirm_planned(args: argparse.Namespace, guard: Any, actor: Any, planned: Any) -> int:
     """Show the plan, ask unless --yes, then confirm it through the guard."""
+    from bot.cli.fix_output import outcome_text
+
     if planned.status != "planned":
         return _print(args, planned)
     if not args.json:
-        sys.stderr.write(_plan_text(planned))
+        sys.stderr.write(outcome_text(planned))
     # A plan that cannot be applied here (a snapshot) goes straight to the guard's refusal.
     if planned.buttons and not args.yes and not _ask("Apply this plan?"):
         print("gpubot: not applied (the answer was not yes); the plan expires", file=sys.stderr)
         return EXIT_NOT_DONE
     return _print(args, guard.confirm_request(planned.request.id, actor))
-
-
-def _plan_text(outcome: Any) -> str:
-    from bot.cli.fix_output import outcome_text
-
-    return outcome_text(outcome)
 
 
 def cmd_request(args: argparse.Namespace) -> int:
