@@ -7,17 +7,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import waitress
+from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.engine.loader import load_catalog
 from bot.engine.service import Diagnoser
-from bot.slack.app import GpuBot
+from bot.slack.app import GpuBot, web_client
 from bot.slack.settings import SlackConfig, SlackEnv
 from bot.slack.web import WebApp
 from bot.sources.snapshot import SnapshotSource
@@ -40,7 +42,7 @@ class Running:
     def stop(self) -> None:
         self.server.close()
         self.thread.join(timeout=10)
-        self.bot.pool.shutdown(wait=True)
+        self.bot.shutdown()
 
 
 def start_bot(
@@ -52,7 +54,9 @@ def start_bot(
     diagnoser: Diagnoser | None = None,
     http: bool = True,
     app_token: str | None = None,
+    guard: Callable[[Store, WebClient], Any] | None = None,
 ) -> Running:
+    """`guard(store, client)` builds the fix guard over the bot's own store and Web client."""
     env = SlackEnv(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
@@ -63,12 +67,16 @@ def start_bot(
     if diagnoser is None:
         source = SnapshotSource(snapshot)
         diagnoser = Diagnoser(load_catalog(), lambda _n: source, [source.cluster.name])
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    client = web_client(env)
     bot = GpuBot(
         diagnoser=diagnoser,
-        store=Store.open(f"sqlite:///{tmp_path / 'store.db'}"),
+        store=store,
         config=config or SlackConfig(alert_channel="CALERTS"),
         env=env,
+        client=client,
         socket_mode=not http,
+        guard=guard(store, client) if guard is not None else None,
     )
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 

@@ -31,6 +31,7 @@ class Call:
     args: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
+    reply: dict[str, Any] = field(default_factory=dict)  # what the fake answered (its `ts`)
 
 
 class FakeSlack:
@@ -168,7 +169,7 @@ class FakeSlack:
                     else fake._answer(method, args)
                 )
                 with fake.changed:
-                    fake.calls.append(Call(method, args, dict(self.headers)))
+                    fake.calls.append(Call(method, args, dict(self.headers), reply=body))
                     fake.changed.notify_all()
                 data = json.dumps(body).encode()
                 self.send_response(status)
