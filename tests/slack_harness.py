@@ -85,6 +85,11 @@ def start_bot(
         webhook_secret=WEBHOOK_SECRET,
         slack_handler=SlackRequestHandler(bot.app) if http else None,
     )
+    return serve(bot, web)
+
+
+def serve(bot: GpuBot, web: WebApp) -> Running:
+    """Serve an already built bot (e.g. `bot.cli.serve.build`) on a loopback port."""
     server = waitress.create_server(web, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
