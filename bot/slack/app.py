@@ -21,7 +21,7 @@ from bot.engine.guard import FixGuard
 from bot.engine.service import Diagnoser
 from bot.model.context import Scope
 from bot.model.playbook import RunbookSpec
-from bot.slack import alerts, commands, fixes
+from bot.slack import alerts, clicks, commands, fixes
 from bot.slack.decorate import Decorator
 from bot.slack.delivery import deliver
 from bot.slack.pool import JobPool
@@ -77,7 +77,7 @@ class GpuBot:
         if self.fixes is not None:
             self.fixes.register(self.app)
         else:
-            self.app.action(fixes.FIX_BUTTON)(fixes.fixes_disabled)
+            self.app.action(fixes.FIX_BUTTON)(clicks.fixes_disabled)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True)

@@ -14,15 +14,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.engine.guard import FixGuard, Outcome
-from bot.model.fixpolicy import Actor
 from bot.render import fixes as render
+from bot.slack.clicks import Click, click_of
 from bot.slack.pool import JobPool
 from bot.store.ledger import FixRequest
 
@@ -31,47 +30,6 @@ FIX_BUTTON = re.compile(r"^fix:.+")  # the diagnosis's buttons: fix:<id>:<n>
 GUARD_STEP = re.compile(r"^guard:(confirm|cancel|approve|reject|undo)$")
 BUSY = "Too many fix requests are being handled right now; nothing changed. Try again shortly."
 CLOSED = ("cancelled", "rejected", "failed", "conflict")
-
-
-def fixes_disabled(ack: Ack, respond: Respond) -> None:
-    """A bot started without a guard still answers its fix buttons, instead of a silent 404."""
-    ack()
-    respond(
-        text="⛔ Fixes are not enabled on this bot (it was started without a fix guard).",
-        response_type="ephemeral",
-        replace_original=False,
-    )
-
-
-@dataclass(frozen=True)
-class Click:
-    """One button press, as the guard and the replies need it."""
-
-    actor: Actor
-    value: str
-    channel: str
-    message_ts: str | None  # the message holding the button (replaced once decided)
-    thread_ts: str | None  # its thread (a top-level message starts its own)
-    respond: Respond
-
-
-def click_of(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> Click:
-    user = body.get("user") or {}
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    message_ts = container.get("message_ts") or message.get("ts")
-    return Click(
-        actor=Actor(
-            id=str(user.get("id", "")),
-            team=user.get("team_id") or (body.get("team") or {}).get("id"),
-            via="slack",
-        ),
-        value=str(action.get("value") or ""),
-        channel=str((body.get("channel") or {}).get("id") or container.get("channel_id") or ""),
-        message_ts=message_ts,
-        thread_ts=message.get("thread_ts") or container.get("thread_ts") or message_ts,
-        respond=respond,
-    )
 
 
 class FixFlow:
@@ -254,12 +212,13 @@ class FixFlow:
 
     def _replace(self, click: Click, message: dict[str, Any]) -> None:
         """The clicked message, decided: its buttons go so nobody presses them again."""
-        if not click.message_ts:
-            self.client.chat_postMessage(
-                channel=click.channel, thread_ts=click.thread_ts, **message
-            )
-            return
-        self.client.chat_update(channel=click.channel, ts=click.message_ts, **message)
+        if click.message_ts:
+            try:
+                self.client.chat_update(channel=click.channel, ts=click.message_ts, **message)
+                return
+            except Exception as exc:  # e.g. message_not_found: the news must still be told
+                log.warning("chat.update of the fix message failed: %s", type(exc).__name__)
+        self.client.chat_postMessage(channel=click.channel, thread_ts=click.thread_ts, **message)
 
     def _refused(self, click: Click, outcome: Outcome) -> None:
         self._tell(click, outcome.message)
