@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +31,7 @@ from tests.emulators.slack_api import Call, FakeSlack
 
 COLD = ROOT / "tests/scenarios/cold-start/confirmed"
 STS = "statefulset/workspace-llama-3-1-8b"
-PREWARM = {"namespace": "default", "workload": STS, "replicas": 2}
+PREWARM = {"namespace": "default", "workload": STS, "replicas": 1}
 DIAGNOSIS_TS = "1764230000.000100"  # the diagnosis message the fix button sits on
 # Alice may apply low-risk fixes, so may the S0GPUOPS group; Bob and Carol any risk; only Carol
 # approves high-risk ones. Re-checks run at once (no sleeping in tests).
@@ -54,6 +56,7 @@ class Rig:
     kube: KubeApiEmulator
     azure: AzureEmulator
     clicks: int = 0
+    thread: str = DIAGNOSIS_TS  # the diagnosis message: fix messages go to its thread
 
     @property
     def guard(self) -> Any:
@@ -80,9 +83,8 @@ class Rig:
     ) -> int:
         """A signed block_actions payload as Slack sends it; returns the click's number."""
         self.clicks += 1
-        payload = _payload(
-            action_id, value, user, team, message_ts, self.fake.response_url_for(self.clicks)
-        )
+        url = self.fake.response_url_for(self.clicks)
+        payload = _payload(action_id, value, user, team, message_ts, self.thread, url)
         status, _ = h.signed_post(
             f"{self.run.url}/slack/events",
             urlencode({"payload": json.dumps(payload)}),
@@ -99,11 +101,17 @@ class Rig:
         self.fake.wait_for(lambda cs: any(c.path == path for c in cs))
         return self.replies(click)[0]
 
-    def wait_post(self, block_id: str, after: int = 0) -> Call:
-        """The next chat.postMessage (from call `after` on) holding a block with this id."""
+    def wait_post(self, block_id: str, after: int = 0, click: int | None = None) -> Call:
+        """The next chat.postMessage (from call `after` on) holding a block with this id;
+        fails at once, quoting it, if the click got an ephemeral refusal instead."""
+        path = f"/response/{click}"
         calls = self.fake.wait_for(
-            lambda cs: any(_has_block(c, "chat.postMessage", block_id) for c in cs[after:])
+            lambda cs: any(
+                _has_block(c, "chat.postMessage", block_id) or c.path == path for c in cs[after:]
+            )
         )
+        refusals = [c.args.get("text") for c in calls[after:] if c.path == path]
+        assert not refusals, f"the click was refused: {refusals}"
         return next(c for c in calls[after:] if _has_block(c, "chat.postMessage", block_id))
 
     def wait_update(self, ts: str, needle: str) -> Call:
@@ -116,8 +124,8 @@ class Rig:
     def plan(self, user: str = "UALICE", value: str | None = None) -> tuple[str, dict[str, str]]:
         """Click a fix button; returns the plan message's ts and its button values."""
         after = len(self.fake.calls)
-        self.click("fix:prewarm-now:0", value or self.offer(), user=user)
-        posted = self.wait_post("fixplan:head", after)
+        click = self.click("fix:prewarm-now:0", value or self.offer(), user=user)
+        posted = self.wait_post("fixplan:head", after, click)
         return str(posted.reply["ts"]), _buttons(posted)
 
     def scale_writes(self) -> list[Any]:
@@ -138,9 +146,15 @@ def _sts_resource() -> Any:
 
 
 def _payload(
-    action_id: str, value: str, user: str, team: str, message_ts: str, response_url: str
+    action_id: str,
+    value: str,
+    user: str,
+    team: str,
+    message_ts: str,
+    thread_ts: str,
+    response_url: str,
 ) -> dict[str, Any]:
-    thread = {} if message_ts == DIAGNOSIS_TS else {"thread_ts": DIAGNOSIS_TS}
+    thread = {} if message_ts == thread_ts else {"thread_ts": thread_ts}
     return {
         "type": "block_actions",
         "team": {"id": team},
@@ -187,15 +201,31 @@ def _buttons(call: Call) -> dict[str, str]:
     }
 
 
+def plain_cold_start(tmp: Path) -> Path:
+    """The cold-start cluster with its inference StatefulSet run without KAITO (no owner) and
+    scaled to zero overnight: prewarm-now scales that, and refuses a KAITO-owned one."""
+    target = tmp / "cold-start"
+    if not target.exists():
+        shutil.copytree(COLD, target)
+        path = target / "kubernetes" / "statefulsets.json"
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for item in doc["items"]:
+            item["metadata"].pop("ownerReferences", None)
+            item["spec"]["replicas"] = 0
+        path.write_text(json.dumps(doc), encoding="utf-8")
+    return target
+
+
 @pytest.fixture
 def rigs(tmp_path, monkeypatch, ca) -> Iterator[Callable[..., Rig]]:
     """Build `gpubot serve --http --config` (bot.cli.serve.build) over fresh emulators."""
     with ExitStack() as stack:
         fake = stack.enter_context(FakeSlack())
 
-        def make(policy: dict[str, Any] | None = None, snapshot: Path | None = None) -> Rig:
-            kube = stack.enter_context(KubeApiEmulator(COLD))
-            azure = stack.enter_context(AzureEmulator(COLD, token="azure-token-not-secret", ca=ca))
+        def make(policy: dict[str, Any] | None = None, snapshot_mode: bool = False) -> Rig:
+            cold = plain_cold_start(tmp_path)
+            kube = stack.enter_context(KubeApiEmulator(cold))
+            azure = stack.enter_context(AzureEmulator(cold, token="azure-token-not-secret", ca=ca))
             monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
             for name, value in azure.env().items():
                 monkeypatch.setenv(name, value)
@@ -204,6 +234,7 @@ def rigs(tmp_path, monkeypatch, ca) -> Iterator[Callable[..., Rig]]:
             config = tmp_path / "gpubot.yaml"
             doc = {"clusters": [{**cluster, "kube_context": "emulator"}], "fixes": policy or POLICY}
             config.write_text(yaml.safe_dump(doc))
+            snapshot = cold if snapshot_mode else None
             args = argparse.Namespace(config=config, snapshot=snapshot, http=True)
             env = SlackEnv(
                 bot_token=h.BOT_TOKEN,
@@ -230,14 +261,14 @@ def test_plan_confirm_apply_verify_then_undo(rigs, monkeypatch) -> None:
     plan = rig.wait_post("fixplan:head")
     assert plan.args["thread_ts"] == DIAGNOSIS_TS  # in the finding's thread
     shown = _text(plan)
-    assert "`spec.replicas`  `1` → `2`" in shown and "Risk: *low*" in shown
+    assert "`spec.replicas`  `0` → `1`" in shown and "Risk: *low*" in shown
     assert set(buttons) == {"confirm", "cancel"} and rig.scale_writes() == []
 
     rig.click("guard:confirm", buttons["confirm"], user="UALICE", message_ts=plan_ts)
     applied = rig.wait_update(plan_ts, "Applied by <@UALICE>")
     assert "confirm" not in _buttons(applied) and "undo" in _buttons(applied)
     (write,) = rig.scale_writes()
-    assert write.body["spec"]["replicas"] == 2 and rig.replicas() == 2
+    assert write.body["spec"]["replicas"] == 1 and rig.replicas() == 1
     rig.wait_post("fixverify:waiting")
     # The clock moves on as it would: the node that came up from zero is no longer cold.
     monkeypatch.setenv("GPUBOT_NOW", "2026-11-27T08:30:00Z")
@@ -249,11 +280,11 @@ def test_plan_confirm_apply_verify_then_undo(rigs, monkeypatch) -> None:
     after = len(rig.fake.calls)
     rig.click("guard:undo", _buttons(applied)["undo"], user="UALICE", message_ts=plan_ts)
     undo = rig.wait_post("fixplan:head", after)
-    assert "`spec.replicas`  `2` → `1`" in _text(undo)
+    assert "`spec.replicas`  `1` → `0`" in _text(undo)
     undo_ts = str(undo.reply["ts"])
     rig.click("guard:confirm", _buttons(undo)["confirm"], user="UALICE", message_ts=undo_ts)
     rig.wait_update(undo_ts, "Undone by <@UALICE>")
-    assert len(rig.scale_writes()) == 2 and rig.replicas() == 1
+    assert len(rig.scale_writes()) == 2 and rig.replicas() == 0
 
 
 def test_diagnosis_buttons_carry_signed_offers_that_open_a_plan(rigs) -> None:
@@ -275,7 +306,8 @@ def test_diagnosis_buttons_carry_signed_offers_that_open_a_plan(rigs) -> None:
     assert all(e["value"].startswith("gpf1.") for e in fix_buttons)  # no JSON to edit
     button = next(e for e in fix_buttons if e["action_id"].startswith("fix:pool-min-count"))
     after = len(rig.fake.calls)
-    rig.click(button["action_id"], button["value"], user="UBOB", message_ts=head.args["ts"])
+    rig.thread = head.args["ts"]
+    rig.click(button["action_id"], button["value"], user="UBOB", message_ts=rig.thread)
     plan = rig.wait_post("fixplan:head", after)
     assert plan.args["thread_ts"] == head.args["ts"]
     assert "minCount" in _text(plan) and "needs approval from <@UCAROL>" in _text(plan)
@@ -401,24 +433,26 @@ def test_the_same_confirm_delivered_five_times_applies_once(rigs) -> None:
         t.join(60)
     rig.wait_update(plan_ts, "Applied by <@UALICE>")
     rig.fake.wait_for(lambda cs: len([c for c in cs if c.method == "response_url"]) >= 4)
-    assert len(rig.scale_writes()) == 1 and rig.replicas() == 2
+    assert len(rig.scale_writes()) == 1 and rig.replicas() == 1
     assert len(rig.audit("applied")) == 1
 
 
 def test_a_snapshot_bot_shows_the_plan_and_says_it_cannot_apply(rigs) -> None:
-    rig = rigs(snapshot=COLD)
+    rig = rigs(snapshot_mode=True)
     _, buttons = rig.plan()
     plan = rig.wait_post("fixplan:head")
     assert buttons == {}  # no Confirm to press
     assert "cannot be applied here" in _text(plan) and "snapshot" in _text(plan)
-    assert "`spec.replicas`  `1` → `2`" in _text(plan)
+    assert "`spec.replicas`  `0` → `1`" in _text(plan)
 
 
 def test_a_bot_without_a_guard_answers_fix_buttons(tmp_path) -> None:
     with FakeSlack() as fake:
         run = h.start_bot(fake, COLD, tmp_path)
         try:
-            payload = _payload("fix:x:0", "{}", "UALICE", "T0001", DIAGNOSIS_TS, fake.response_url)
+            payload = _payload(
+                "fix:x:0", "{}", "UALICE", "T0001", DIAGNOSIS_TS, DIAGNOSIS_TS, fake.response_url
+            )
             status, _ = h.signed_post(
                 f"{run.url}/slack/events",
                 urlencode({"payload": json.dumps(payload)}),
@@ -451,3 +485,24 @@ def test_group_members_are_cached_for_the_policy_time_and_failures_are_not() -> 
         now[0] = 61
         assert members("S1") == {"U2"}
         assert len(fake.of("usergroups.users.list")) == 3
+
+
+def test_an_apply_cut_short_by_a_restart_is_flagged_in_its_thread(rigs) -> None:
+    from sqlalchemy import update
+
+    from bot.store import tables
+
+    rig = rigs()
+    rig.plan()
+    (request,) = rig.guard.ledger.requests(status="planned")
+    # The last process won the claim and died mid-apply, an hour ago.
+    assert rig.guard.ledger.transition(request.id, "planned", "applying")
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    with rig.run.bot.store.engine.begin() as conn:
+        conn.execute(update(tables.fix_requests).values(updated_at=hour_ago))
+    flagged = rig.run.bot.fixes.recover()
+    assert [r.id for r in flagged] == [request.id]
+    note = rig.wait_post("fixinterrupted")
+    assert note.args["thread_ts"] == DIAGNOSIS_TS and "not re-applied" in _text(note)
+    assert rig.guard.ledger.request(request.id).status == "interrupted"
+    assert rig.scale_writes() == []

@@ -174,9 +174,7 @@ class FakeSlack:
                     else fake._answer(method, args)
                 )
                 with fake.changed:
-                    fake.calls.append(
-                        Call(method, args, dict(self.headers), reply=body, path=path)
-                    )
+                    fake.calls.append(Call(method, args, dict(self.headers), reply=body, path=path))
                     fake.changed.notify_all()
                 data = json.dumps(body).encode()
                 self.send_response(status)
