@@ -124,22 +124,22 @@ class AzureSource:
     def _fetchers(self) -> dict[str, Callable[[Question], Any]]:
         return {
             "azure.usages": lambda q: _listed(
-                self._client("compute").usage.list(self.cluster.location)
+                self.client("compute").usage.list(self.cluster.location)
             ),
             "azure.skus": lambda q: _listed(
-                self._client("compute").resource_skus.list(
+                self.client("compute").resource_skus.list(
                     filter=f"location eq '{self.cluster.location}'"
                 )
             ),
             "azure.managed_cluster": lambda q: (
-                self._client("aks")
+                self.client("aks")
                 .managed_clusters.get(self.cluster.resource_group, self.cluster.name)
                 .as_dict()
             ),
             "azure.agent_pools": lambda q: _listed(
-                self._client("aks").agent_pools.list(self.cluster.resource_group, self.cluster.name)
+                self.client("aks").agent_pools.list(self.cluster.resource_group, self.cluster.name)
             ),
-            "azure.registries": lambda q: _listed(self._client("acr").registries.list()),
+            "azure.registries": lambda q: _listed(self.client("acr").registries.list()),
             "loganalytics.query": lambda q: self.logs.query_body(
                 str(self.cluster.log_analytics_workspace_id),
                 str(q.param("query")),
@@ -148,7 +148,8 @@ class AzureSource:
             ),
         }
 
-    def _client(self, which: str) -> Any:
+    def client(self, which: str) -> Any:
+        """The SDK client `which` ("compute", "aks", "acr", "quota"), made once per source."""
         with self._lock:
             if which not in self._clients:
                 self._clients[which] = self._make_client(which)
@@ -159,8 +160,12 @@ class AzureSource:
             from azure.mgmt.compute import ComputeManagementClient as Client
         elif which == "aks":
             from azure.mgmt.containerservice import ContainerServiceClient as Client
-        else:
+        elif which == "acr":
             from azure.mgmt.containerregistry import ContainerRegistryManagementClient as Client
+        elif which == "quota":
+            from azure.mgmt.quota import QuotaMgmtClient as Client
+        else:
+            raise ValueError(f"no Azure client named {which!r}")
         return Client(
             self.credential,
             str(self.cluster.subscription_id),
@@ -169,6 +174,10 @@ class AzureSource:
             credential_scopes=[f"{self.arm_endpoint}/.default"],
             **self.options.kwargs(),
         )
+
+    def reason(self, exc: BaseException) -> str:
+        """A short, token-free line for a failed call (what fixes report)."""
+        return failure_reason(exc, self._secrets)
 
     # ---- kube_context: aks-user ----------------------------------------------------------
 
@@ -180,7 +189,7 @@ class AzureSource:
                 "and resource_group"
             )
         try:
-            result = self._client("aks").managed_clusters.list_cluster_user_credentials(
+            result = self.client("aks").managed_clusters.list_cluster_user_credentials(
                 self.cluster.resource_group, self.cluster.name
             )
             kubeconfigs = list(result.kubeconfigs or [])

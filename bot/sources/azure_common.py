@@ -57,6 +57,12 @@ class ClientOptions:
     backoff_max: float = 8.0
     max_retry_after: float = 30.0  # a longer Retry-After gives up now instead of hanging
     total_timeout: float = 90.0
+    # Seconds between polls of a long-running write when the service sends no Retry-After
+    # (None: the SDK's 30 s). Emulator tests set 0: their writes finish in the first answer.
+    polling_interval: float | None = None
+    # How long a fix waits for a long-running write (an AKS update can take many minutes)
+    # before it reports "accepted, still applying" instead of holding a worker.
+    lro_wait: float = 120.0
 
     def kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -64,6 +70,8 @@ class ClientOptions:
             "read_timeout": self.read_timeout,
             "retry_policy": bounded_retry(self),
         }
+        if self.polling_interval is not None:
+            out["polling_interval"] = self.polling_interval
         if self.ca_bundle is not None:
             out["connection_verify"] = trust_bundle(str(self.ca_bundle))
         return out

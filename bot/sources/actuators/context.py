@@ -32,8 +32,16 @@ class AzureState(Protocol):
 
     def agent_pool(self, name: str) -> tuple[dict[str, Any] | None, str | None]: ...
 
+    def agent_pools(self) -> list[dict[str, Any]]:
+        """Every agent pool (ARM JSON): which SKUs the autoscaler may add a node of."""
+        ...
+
     def usage(self, family: str) -> dict[str, Any] | None:
         """The compute usage entry of a quota family in the cluster's region."""
+        ...
+
+    def vm_sku(self, name: str) -> dict[str, Any] | None:
+        """The Resource Skus entry of a VM size in the cluster's region (None: unknown)."""
         ...
 
 
