@@ -20,6 +20,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.engine.guard import FixGuard, Outcome
+from bot.model.plans import FixPlan
 from bot.render import fixes as render
 from bot.slack.clicks import Click, click_of
 from bot.slack.pool import JobPool
@@ -105,7 +106,7 @@ class FixFlow:
             return
         message = render.plan_message(
             outcome.plan,
-            approvers=self.guard.policy.approvers,
+            approvers=self._approvers,
             buttons=outcome.buttons,
             blocked=None if outcome.buttons else outcome.message,
         )
@@ -145,7 +146,7 @@ class FixFlow:
         """Replace the clicked message with what happened; refusals go to the clicker only."""
         request, plan = outcome.request, outcome.plan
         if outcome.status == "applied" and request and plan:
-            self._applied(click, outcome, request)
+            self._applied(click, outcome, request, plan)
             return
         if outcome.status == "refused" and not (request and request.status == "refused"):
             self._refused(click, outcome)  # nothing changed for anyone else
@@ -161,17 +162,16 @@ class FixFlow:
         )
         self._replace(click, render.decided_plan(plan, approvers=self._approvers, line=line))
 
-    def _applied(self, click: Click, outcome: Outcome, request: FixRequest) -> None:
-        assert outcome.plan is not None
+    def _applied(self, click: Click, outcome: Outcome, request: FixRequest, plan: FixPlan) -> None:
         line = render.applied_line(
-            outcome.plan,
+            plan,
             requester=request.requester,
             approver=request.approver,
             at=request.updated_at,
             summary=str((request.result or {}).get("summary") or ""),
         )
         message = render.decided_plan(
-            outcome.plan, approvers=self._approvers, line=line, undo=outcome.buttons.get("undo")
+            plan, approvers=self._approvers, line=line, undo=outcome.buttons.get("undo")
         )
         self._replace(click, message)
         if request.undo_of:
