@@ -1,4 +1,4 @@
-"""Pure readers behind the morning readiness rungs (see bot/checks/readiness.py).
+"""Pure readers behind the morning readiness rungs (see bot/checks/readiness*.py).
 
 Kept apart from the checks so the parsing (probe bodies, CronJob commands, device-plugin logs,
 AKS node names) is unit-testable on its own with real-looking inputs.
@@ -11,10 +11,30 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+from bot.checks import azure as arm
 from bot.model import kube
+from bot.model.domain import looks_like_gpu_sku
 from bot.model.text import clip
 
 Obj = dict[str, Any]
+
+
+class RungParams(BaseModel):
+    """Parameters of a readiness rung: strict, like every check's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def gpu_pools(pools_body: Any) -> list[Obj]:
+    """The agent pools of an Agent Pools - List body whose VM size is a GPU SKU."""
+    return [
+        p
+        for p in arm.agent_pools(pools_body)
+        if looks_like_gpu_sku(arm.pool_props(p).get("vmSize"))
+    ]
+
 
 # Device plugin as the AKS docs / KAITO chart (name=...) and the GPU Operator (app=...) label it.
 PLUGIN_NAMES = ("nvidia-device-plugin-daemonset",)
@@ -101,6 +121,24 @@ def pool_from_node_name(node_name: str) -> str | None:
     """The agent pool of an AKS node by its name (for nodes that no longer exist)."""
     match = AKS_NODE_NAME.match(node_name)
     return match.group("pool") if match else None
+
+
+def pool_of_node(node_name: str, nodes: list[Obj] | None) -> str | None:
+    """The node's agent pool: its label when the node is still listed, else its AKS name."""
+    live = kube.by_name(nodes or []).get(node_name)
+    return (kube.pool_name(live) if live else None) or pool_from_node_name(node_name)
+
+
+def pool_floor(pool: str | None, pools: dict[str, Obj]) -> tuple[str, Obj | None]:
+    """`, pool gpubatch minCount 1` and a pool-min-count offer when the pool keeps a node warm."""
+    props = pools.get(pool or "")
+    if props is None:
+        return (f", pool {pool}" if pool else ""), None
+    if not props.get("enableAutoScaling"):
+        return f", pool {pool} fixed at {props.get('count')} nodes", None
+    low = int(props.get("minCount") or 0)
+    offer = {"pool": pool, "min_count": 0, "max_count": props.get("maxCount")} if low >= 1 else None
+    return f", pool {pool} minCount {low}", offer
 
 
 def probe_models(body: Any) -> list[str]:

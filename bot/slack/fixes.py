@@ -19,6 +19,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot import logctx
 from bot.engine.guard import FixGuard, Outcome
 from bot.model.plans import FixPlan
 from bot.render import fixes as render
@@ -72,8 +73,11 @@ class FixFlow:
         self._submit(self.steps[step], click_of(body, action, respond))
 
     def _submit(self, work: Callable[[Click], None], click: Click) -> None:
-        if self.clicks.submit(self._guarded, work, click) is None:
-            self._tell(click, BUSY)
+        # One request id for the click's log lines, its worker and its verification.
+        with logctx.request("fix"):
+            log.info("fix click by %s in %s", click.actor.id, click.channel)
+            if self.clicks.submit(self._guarded, work, click) is None:
+                self._tell(click, BUSY)
 
     def _guarded(self, work: Callable[[Click], None], click: Click) -> None:
         try:

@@ -17,13 +17,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from bot import logctx
 from bot.model import kube
 from bot.model.evidence import Answer, Question
 from bot.model.text import parse_time
-from bot.sources import kube_paths
+from bot.sources import calls, kube_paths
 from bot.sources.base import ClusterInfo
 from bot.sources.kube_config import api_client_from
-from bot.sources.kube_http import Caller, CallFailed, clip, parse_json
+from bot.sources.kube_http import SOURCE, Caller, CallFailed, clip, parse_json
 from bot.sources.kube_paths import RESOURCES, Resource
 from bot.sources.listorder import api_order
 from bot.sources.snapshot import parse_prometheus
@@ -31,6 +32,9 @@ from bot.sources.snapshot import parse_prometheus
 Obj = dict[str, Any]
 MAX_PAGES = 10_000  # a continue token that never ends must not loop forever
 FORBIDDEN = (401, 403)
+# What a proxied GET may answer on the workload's behalf (nothing listening, the server's own
+# error): evidence about the pod, not a failure to talk to the API server.
+BACKEND_ANSWERS = (404, 500, 502, 503, 504)
 
 
 class KubeSource:
@@ -125,10 +129,13 @@ class KubeSource:
                     limit=self.page_size,
                     token=token,
                     timeout=timeout,
-                )
+                ),
+                operation=f"list:{res.plural}",
+                answers=(404,) if res.custom else (),  # CRD not installed: none exist
             )
             doc = parse_json(body, f"{res.plural} list")
             if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+                calls.failed(SOURCE, "malformed")
                 raise CallFailed(f"the {res.plural} list response has no items array")
             items.extend(kube_paths.typed_items(doc, res, version))
             token = (doc.get("metadata") or {}).get("continue") or None
@@ -177,7 +184,8 @@ class KubeSource:
         if len(args) <= 1:
             return [fn(a) for a in args]
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(fn, args))
+            futures = [logctx.submit(pool, fn, a) for a in args]  # request id follows
+            return [f.result() for f in futures]
 
     def gpu_node_pods(self) -> list[Obj]:
         def fetch() -> list[Obj]:
@@ -225,7 +233,10 @@ class KubeSource:
         ns, name = kube.namespace(pod), kube.name(pod)
         try:
             body, _ = self.caller.read(
-                lambda t: kube_paths.pod_log(self.api, ns, name, container, previous, t)
+                lambda t: kube_paths.pod_log(self.api, ns, name, container, previous, t),
+                operation="pod_log",
+                # 400: the container has not started, or has no previous instance
+                answers=(400, 404) if previous else (400,),
             )
             text: str | None = body.decode("utf-8", errors="replace")
         except CallFailed as exc:
@@ -247,7 +258,9 @@ class KubeSource:
         try:
             body, _ = self.caller.read(
                 lambda t: kube_paths.pod_proxy_get(self.api, ns, name, port, "metrics", t),
+                operation="pod_metrics",
                 retry_503=False,
+                answers=BACKEND_ANSWERS,
             )
             samples = parse_prometheus(body.decode("utf-8", errors="replace"))
         except CallFailed as exc:
@@ -277,7 +290,9 @@ class KubeSource:
         try:
             body, elapsed = self.caller.read(
                 lambda t: kube_paths.service_proxy_get(self.api, ns, name, port, path, t),
+                operation="service_probe",
                 retry_503=False,
+                answers=BACKEND_ANSWERS,
             )
             out.update(status=200, body=body.decode("utf-8", errors="replace"))
         except CallFailed as exc:

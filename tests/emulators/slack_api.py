@@ -261,6 +261,17 @@ class FakeSocketMode:
 
         asyncio.run_coroutine_threadsafe(push(), self._loop).result(10)
 
+    def drop(self) -> None:
+        """Close every open connection, as Slack does when it loses one; the server keeps
+        accepting new ones (whether the client gets a URL is `apps.connections.open`'s say)."""
+
+        async def close() -> None:
+            for ws in list(self._clients):
+                await ws.close()
+
+        self.connected.clear()
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+
     def wait_ack(self, envelope_id: str, timeout: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         with self.acked:

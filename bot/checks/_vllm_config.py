@@ -1,0 +1,116 @@
+"""Reading a KAITO workspace's vLLM inference config: its ConfigMap, the pod's args, and the
+cap-max-model-len offer built from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from bot.model import kube
+
+Obj = dict[str, Any]
+
+DEFAULT_MAX_NUM_SEQS = 256  # vLLM's default --max-num-seqs
+
+
+def vllm_config(configmap: Obj | None) -> Obj | None:
+    """The `vllm:` section of a KAITO inference ConfigMap (YAML inside a string), or None."""
+    text = ((configmap or {}).get("data") or {}).get("inference_config.yaml")
+    if not text:
+        return None
+    try:
+        body = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    section = body.get("vllm") if isinstance(body, dict) else None
+    return section if isinstance(section, dict) else None
+
+
+def config_int(section: Obj | None, key: str) -> int | None:
+    value = (section or {}).get(key)
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def arg_int(pod: Obj, flag: str) -> int | None:
+    """`--flag=N` or `--flag N` among the pod's container args/command."""
+    for c in kube.containers(pod):
+        words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
+        for i, word in enumerate(words):
+            value = (
+                word.split("=", 1)[1]
+                if word.startswith(flag + "=")
+                else (words[i + 1] if word == flag and i + 1 < len(words) else None)
+            )
+            if value is not None and value.isdigit():
+                return int(value)
+    return None
+
+
+def halve_context(current: int) -> int:
+    """Half the context, floored to vLLM's 256-token granularity, never below 256."""
+    return max(256, (current // 2) // 256 * 256)
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    namespace: str
+    workspace: str
+    configmap: str | None
+    section: Obj | None  # the vllm: section, None if the ConfigMap is missing or unreadable
+
+
+def workspace_config(
+    pod: Obj, workspaces: list[Obj] | None, configmaps: list[Obj] | None
+) -> WorkspaceConfig | None:
+    """The KAITO workspace serving this pod and its inference ConfigMap, when readable."""
+    name = kube.workspace_of(pod)
+    if not name or workspaces is None:
+        return None
+    ws = next(
+        (
+            w
+            for w in workspaces
+            if kube.name(w) == name and kube.namespace(w) == kube.namespace(pod)
+        ),
+        None,
+    )
+    if ws is None:
+        return None
+    cm_name = (ws.get("inference") or {}).get("config")
+    cm = next(
+        (
+            c
+            for c in configmaps or []
+            if kube.name(c) == cm_name and kube.namespace(c) == kube.namespace(ws)
+        ),
+        None,
+    )
+    return WorkspaceConfig(kube.namespace(ws), name, cm_name, vllm_config(cm))
+
+
+def cap_offer(cfg: WorkspaceConfig) -> tuple[Obj | None, str]:
+    """Params for the cap-max-model-len fix, or None and why it cannot be offered."""
+    if not cfg.configmap:
+        return (
+            None,
+            f"workspace {cfg.namespace}/{cfg.workspace} has no inference.config ConfigMap to edit",
+        )
+    current = config_int(cfg.section, "max-model-len")
+    if current is None:
+        return None, (
+            f"ConfigMap {cfg.namespace}/{cfg.configmap} sets no max-model-len (or was not readable)"
+        )
+    params = {
+        "namespace": cfg.namespace,
+        "configmap": cfg.configmap,
+        "workspace": cfg.workspace,
+        "current": current,
+        "new_max_model_len": halve_context(current),
+    }
+    return params, f"ConfigMap {cfg.namespace}/{cfg.configmap}: max-model-len {current}"
