@@ -7,17 +7,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import waitress
+from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.engine.loader import load_catalog
 from bot.engine.service import Diagnoser
-from bot.slack.app import GpuBot
+from bot.slack.app import GpuBot, web_client
 from bot.slack.settings import SlackConfig, SlackEnv
 from bot.slack.web import WebApp
 from bot.sources.snapshot import SnapshotSource
@@ -40,7 +42,7 @@ class Running:
     def stop(self) -> None:
         self.server.close()
         self.thread.join(timeout=10)
-        self.bot.pool.shutdown(wait=True)
+        self.bot.shutdown()
 
     def drain(self) -> None:
         """Wait until every request answered so far has been fully handled: Bolt runs
@@ -48,6 +50,8 @@ class Running:
         the recorded Web API calls are final (no timing guess)."""
         self.bot.app.listener_runner.listener_executor.shutdown(wait=True)
         self.bot.pool.shutdown(wait=True)
+        if self.bot.fixes is not None:  # fix clicks and their verifications post too
+            self.bot.fixes.shutdown()
 
 
 def start_bot(
@@ -60,7 +64,9 @@ def start_bot(
     http: bool = True,
     app_token: str | None = None,
     env: SlackEnv | None = None,
+    guard: Callable[[Store, WebClient], Any] | None = None,
 ) -> Running:
+    """`guard(store, client)` builds the fix guard over the bot's own store and Web client."""
     env = env or SlackEnv(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
@@ -71,12 +77,16 @@ def start_bot(
     if diagnoser is None:
         source = SnapshotSource(snapshot)
         diagnoser = Diagnoser(load_catalog(), lambda _n: source, [source.cluster.name])
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    client = web_client(env)
     bot = GpuBot(
         diagnoser=diagnoser,
-        store=Store.open(f"sqlite:///{tmp_path / 'store.db'}"),
+        store=store,
         config=config or SlackConfig(alert_channel="CALERTS"),
         env=env,
+        client=client,
         socket_mode=not http,
+        guard=guard(store, client) if guard is not None else None,
     )
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
@@ -85,6 +95,11 @@ def start_bot(
         webhook_secret=env.webhook_secret,
         slack_handler=SlackRequestHandler(bot.app) if http else None,
     )
+    return serve(bot, web)
+
+
+def serve(bot: GpuBot, web: WebApp) -> Running:
+    """Serve an already built bot (e.g. `bot.cli.serve.build`) on a loopback port."""
     server = waitress.create_server(web, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -82,18 +82,26 @@ def build(args: argparse.Namespace, env: Any) -> tuple[Any, Any]:
     """The bot and its WSGI app, without starting anything (tests use this too)."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-    from bot.cli.wiring import diagnoser_for, slack_config
-    from bot.slack.app import GpuBot
+    from bot.cli.wiring import diagnoser_for, guard_for, slack_config
+    from bot.slack.app import GpuBot, web_client
+    from bot.slack.members import SlackGroupMembers
     from bot.slack.web import WebApp
     from bot.store.db import Store
 
     diagnoser = diagnoser_for(args)
+    store, client = Store.open(), web_client(env)
+    # The guard checks user-group membership at click time through the bot's own client.
+    members = SlackGroupMembers(client)
+    guard = guard_for(args, diagnoser, store=store, members=members)
+    members.ttl_seconds = guard.policy.group_cache_seconds
     bot = GpuBot(
         diagnoser=diagnoser,
-        store=Store.open(),
+        store=store,
         config=slack_config(args),
         env=env,
+        client=client,
         socket_mode=not args.http,
+        guard=guard,
     )
     web = WebApp(
         triage=bot.triage_webhook,
@@ -117,6 +125,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.http and not env.app_token:
         raise Usage("Socket Mode needs SLACK_APP_TOKEN (or use --http)")
     bot, web = build(args, env)
+    if bot.fixes is not None:
+        # A fix left mid-apply by the last process is never re-applied: say so in its thread.
+        interrupted = bot.fixes.recover()
+        log.info("fix guard ready; %d interrupted fix(es) flagged", len(interrupted))
     if not args.http:
         start_socket_mode(bot, web, str(env.app_token))
     log.info(

@@ -1,7 +1,9 @@
-"""The Bolt app: `/gpu`, alert posts in incident channels, acknowledge/snooze buttons."""
+"""The Bolt app: `/gpu`, alert posts in incident channels, acknowledge/snooze buttons, and
+guarded fix buttons (bot/slack/fixes.py)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -15,10 +17,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot import logctx, metrics
+from bot.engine.guard import FixGuard
 from bot.engine.service import Diagnoser
 from bot.model.context import Scope
 from bot.model.playbook import RunbookSpec
-from bot.slack import alerts, commands
+from bot.slack import alerts, clicks, commands, fixes
 from bot.slack.decorate import Decorator
 from bot.slack.delivery import deliver
 from bot.slack.metered import AttemptMeter, MeteredWebClient
@@ -50,13 +53,17 @@ class GpuBot:
         env: SlackEnv,
         client: WebClient | None = None,
         socket_mode: bool = False,
+        guard: FixGuard | None = None,
     ) -> None:
         self.diagnoser, self.store, self.config, self.env = diagnoser, store, config, env
         self.client = client or web_client(env)
         self.pool = JobPool(config.workers, config.queue)
         metrics.QUEUE.set_function(lambda: self.pool.active)
         self.routes: RunbookSpec = diagnoser.catalog.runbook("alert-routes")
-        self.decorator = Decorator(store=store, config=config)
+        self.guard = guard
+        self.decorator = Decorator(
+            store=store, config=config, offer=guard.offer if guard is not None else None
+        )
         self.app = App(
             client=self.client,
             signing_secret=env.signing_secret or "",
@@ -68,6 +75,16 @@ class GpuBot:
         self.app.command("/gpu")(self.on_command)
         self.app.event("message")(self.on_message)
         self.app.action(re.compile(r"^(ack|snooze):.+"))(self.on_ack)
+        self.fixes = fixes.FixFlow(guard=guard, client=self.client) if guard else None
+        if self.fixes is not None:
+            self.fixes.register(self.app)
+        else:
+            self.app.action(fixes.FIX_BUTTON)(clicks.fixes_disabled)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True)
+        if self.fixes is not None:
+            self.fixes.shutdown()
 
     # ---- /gpu ----------------------------------------------------------------------------
 
@@ -139,7 +156,7 @@ class GpuBot:
                 run=lambda progress: self.diagnoser.run(
                     cmd.cluster, runbook=runbook, scope=scope, on_finding=progress
                 ),
-                decorate=self.decorator.decorate,
+                decorate=functools.partial(self.decorator.decorate, scope=scope),
             )
         except Exception as exc:
             log.exception("diagnosis for /gpu failed")
@@ -227,7 +244,7 @@ class GpuBot:
             run=lambda progress: self.diagnoser.run(
                 cluster, playbooks=playbooks, scope=scope, on_finding=progress
             ),
-            decorate=self.decorator.decorate,
+            decorate=functools.partial(self.decorator.decorate, scope=scope),
             trigger="alert",
         )
 
