@@ -78,8 +78,10 @@ def slack_config(args: argparse.Namespace) -> Any:
 def guard_for(
     args: argparse.Namespace, diagnoser: Any, *, store: Any = None, members: Any = None
 ) -> Any:
-    """The fix guard over the same sources as `diagnoser` (a snapshot guard plans only), after
-    marking requests a stopped process left mid-apply as interrupted."""
+    """The fix guard over the same sources as `diagnoser` (a snapshot guard plans only).
+
+    `recover()` is the server's to call at start-up (bot.slack.fixes tells each interrupted
+    request's thread); a terminal command never takes that over."""
     from bot.engine.guard import FixGuard
     from bot.engine.tokens import TokenSigner
     from bot.model.fixpolicy import FixPolicy
@@ -90,7 +92,7 @@ def guard_for(
     path = config_path(args)
     live = getattr(args, "snapshot", None) is None and not getattr(args, "demo", False)
     policy = load_config(path, require_clusters=live).fixes if path else FixPolicy()
-    guard = FixGuard(
+    return FixGuard(
         store=store or Store.open(),
         policy=policy,
         contexts=lambda cluster: fix_context(diagnoser.sources(cluster)),
@@ -98,6 +100,3 @@ def guard_for(
         diagnoser=diagnoser,
         **({"members": members} if members is not None else {}),
     )
-    # Safe from any process at any time: only requests idle past the apply lease are touched.
-    guard.recover()
-    return guard
