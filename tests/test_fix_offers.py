@@ -68,3 +68,16 @@ def test_an_offer_that_cannot_be_planned_is_caught(tmp_path, catalog) -> None:
     _, refused = _offers_and_refusals(broken, catalog)
     assert refused, "a pre-warm of an InferenceSet the snapshot lacks must not plan"
     assert all("kubernetes/inferencesets.json is not in the snapshot" in r for r in refused)
+
+
+def test_a_workspace_without_an_inferenceset_gets_advice_not_a_pre_warm(catalog) -> None:
+    """The cold start of a stand-alone Workspace: no pre-warm button (its actuator refuses a
+    Workspace's workload), and the diagnosis says what to do instead."""
+    source = SnapshotSource(SCENARIOS / "cold-start" / "confirmed")
+    (finding,) = diagnose([catalog.playbooks["cold-start"]], source).findings
+    assert [f.id for f in finding.fixes] == ["pool-min-count"]
+    text = " ".join(finding.diagnosis.split())
+    assert "KAITO workspace default/workspace-llama-3-1-8b has no replica count" in text
+    assert "run it from an InferenceSet" in text
+    assert "keep a warm node with the pool's min-count of 1 (offered below" in text
+    assert "Add a scheduled pre-warm" not in text

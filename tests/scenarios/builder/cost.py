@@ -589,7 +589,7 @@ def _inferenceset(name: str, ns: str, *, replicas: int) -> Obj:
     return {
         "apiVersion": "kaito.sh/v1beta1", "kind": "InferenceSet",
         "metadata": {"name": name, "namespace": ns, "uid": base.uid(ns + name + "iset"),
-                     "creationTimestamp": base.ts(days=20), "generation": 4, "resourceVersion": "731250"},
+                     "creationTimestamp": base.ts(days=20), "generation": 4},
         "spec": {"replicas": replicas, "labelSelector": {"matchLabels": {"apps": "llama-3-1-8b"}},
                  "template": {"resource": {"instanceType": base.GPU_SKU},
                               "inference": {"preset": {"name": "llama-3.1-8b-instruct"},
