@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from bot.model import inference_config, kube
 
 Obj = dict[str, Any]
@@ -18,15 +16,8 @@ DEFAULT_MAX_NUM_SEQS = 256  # vLLM's default --max-num-seqs
 
 def vllm_config(configmap: Obj | None) -> Obj | None:
     """The `vllm:` section of a KAITO inference ConfigMap (YAML inside a string), or None."""
-    text = ((configmap or {}).get("data") or {}).get("inference_config.yaml")
-    if not text:
-        return None
-    try:
-        body = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    section = body.get("vllm") if isinstance(body, dict) else None
-    return section if isinstance(section, dict) else None
+    text = ((configmap or {}).get("data") or {}).get(inference_config.KEY)
+    return inference_config.vllm_section(text) if text else None
 
 
 def config_int(section: Obj | None, key: str) -> int | None:
