@@ -135,7 +135,7 @@ def resolve_workload(state: KubeState, namespace: str, workload: str) -> Workloa
 
 def _workload(obj: Obj, namespace: str, plural: str, kind: str) -> Workload:
     replicas = (obj.get("spec") or {}).get("replicas")
-    notes = ()
+    notes: tuple[str, ...] = ()
     if kube.annotations(obj).get(KEDA_ANNOTATION) == "true":
         notes = (
             f"{kind} {namespace}/{kube.name(obj)} asks KAITO for a KEDA autoscaler "
