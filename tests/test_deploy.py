@@ -29,6 +29,9 @@ FIX_WRITES = {
     ("apps", "statefulsets/scale", "patch"),
     ("apps", "deployments/scale", "get"),
     ("apps", "deployments/scale", "patch"),
+    ("kaito.sh", "inferencesets", "list"),  # a KAITO workload's InferenceSet, read by name
+    ("kaito.sh", "inferencesets/scale", "get"),  # held so gpubot may grant it, as above
+    ("kaito.sh", "inferencesets/scale", "patch"),
     ("batch", "cronjobs", "create"),
     ("batch", "cronjobs", "update"),
     ("batch", "cronjobs", "delete"),

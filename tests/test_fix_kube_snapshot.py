@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from bot.model.plans import FixRefused
+from tests.conftest import SCENARIOS
 from tests.deploy_rbac import kube_permission, render, rule_grants
 from tests.fix_kube_support import (
     COLD_START,
@@ -49,6 +50,8 @@ CASES = [
     ),
 ]
 PREWARM = {"namespace": NS, "workload": f"statefulset/{WS}"}
+INFERENCESET = SCENARIOS / "cold-start" / "inferenceset"
+KAITO_PREWARM = {"namespace": NS, "workload": "statefulset/llama-3-1-8b-0"}
 
 
 def _shown(plan):
@@ -112,6 +115,16 @@ def test_every_call_the_fixes_make_is_granted_by_deploy_rbac(tmp_path):
             for plan in (again, first):
                 actuator(fix).apply(c.ctx, actuator(fix).undo(c.ctx, plan))
             seen |= {(r.method, r.path) for r in c.api.requests}
+    # A KAITO workload whose Workspace belongs to an InferenceSet: both pre-warms scale the set.
+    for fix, params in (
+        ("prewarm-now", {**KAITO_PREWARM, "replicas": 2}),
+        ("prewarm-schedule", KAITO_PREWARM),
+    ):
+        with cluster(INFERENCESET, tmp_path) as c:
+            plan = actuator(fix).plan(c.ctx, params)
+            actuator(fix).apply(c.ctx, plan)
+            actuator(fix).apply(c.ctx, actuator(fix).undo(c.ctx, plan))
+            seen |= {(r.method, r.path) for r in c.api.requests}
     needed = {kube_permission(method, path) for method, path in seen}
     objects = render()
     granted = set()
@@ -121,3 +134,4 @@ def test_every_call_the_fixes_make_is_granted_by_deploy_rbac(tmp_path):
     assert needed - granted == set()
     writes = {p for p in needed if p[2] not in ("get", "list")}
     assert ("", "pods", "delete") in writes and ("batch", "cronjobs", "update") in writes
+    assert ("kaito.sh", "inferencesets/scale", "patch") in writes

@@ -137,6 +137,9 @@ def pool_floor(pool: str | None, pools: dict[str, Obj]) -> tuple[str, Obj | None
     if not props.get("enableAutoScaling"):
         return f", pool {pool} fixed at {props.get('count')} nodes", None
     low = int(props.get("minCount") or 0)
+    if str(props.get("mode", "")).lower() == "system":
+        # AKS keeps system pods on a System pool's node: its minimum cannot go to 0.
+        return f", System pool {pool} minCount {low}", None
     offer = {"pool": pool, "min_count": 0, "max_count": props.get("maxCount")} if low >= 1 else None
     return f", pool {pool} minCount {low}", offer
 
@@ -179,6 +182,9 @@ class Workload:
     name: str
     kind: str  # statefulset | deployment | workspace
     selector: dict[str, str]
+    workspace: str | None = None  # the KAITO Workspace running it
+    inferenceset: str | None = None  # the InferenceSet that Workspace belongs to
+    controller: str | None = None  # "Kind name" owning a non-KAITO StatefulSet/Deployment
 
     @property
     def ref(self) -> str:
@@ -255,15 +261,21 @@ def inference_workloads(
             continue
         sel = (((ws.get("resource") or {}).get("labelSelector")) or {}).get("matchLabels") or {}
         key = (kube.namespace(ws), kube.name(ws))
-        out.append(Workload(key[0], key[1], kinds.get(key, "workspace"), dict(sel)))
+        kind = kinds.get(key, "workspace")
+        out.append(Workload(*key, kind, dict(sel), key[1], kube.inferenceset_of(ws)))
     for kind, objs in (("statefulset", statefulsets), ("deployment", deployments)):
         for obj in objs or []:
             if _owned_by_workspace(obj) or not _requests_gpu(obj):
                 continue
             spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+            owner = kube.owner_kind(obj)
             out.append(
                 Workload(
-                    kube.namespace(obj), kube.name(obj), kind, dict(spec.get("nodeSelector") or {})
+                    kube.namespace(obj),
+                    kube.name(obj),
+                    kind,
+                    dict(spec.get("nodeSelector") or {}),
+                    controller=f"{owner} {kube.owner_name(obj)}" if owner else None,
                 )
             )
     return out

@@ -7,9 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from bot.model import kube
+from bot.model import inference_config, kube
 
 Obj = dict[str, Any]
 
@@ -18,15 +16,8 @@ DEFAULT_MAX_NUM_SEQS = 256  # vLLM's default --max-num-seqs
 
 def vllm_config(configmap: Obj | None) -> Obj | None:
     """The `vllm:` section of a KAITO inference ConfigMap (YAML inside a string), or None."""
-    text = ((configmap or {}).get("data") or {}).get("inference_config.yaml")
-    if not text:
-        return None
-    try:
-        body = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    section = body.get("vllm") if isinstance(body, dict) else None
-    return section if isinstance(section, dict) else None
+    text = ((configmap or {}).get("data") or {}).get(inference_config.KEY)
+    return inference_config.vllm_section(text) if text else None
 
 
 def config_int(section: Obj | None, key: str) -> int | None:
@@ -63,6 +54,8 @@ class WorkspaceConfig:
     workspace: str
     configmap: str | None
     section: Obj | None  # the vllm: section, None if the ConfigMap is missing or unreadable
+    text: str | None = None  # the ConfigMap's inference_config.yaml as written
+    controller: str | None = None  # "Kind name" of a controller owning the ConfigMap
 
 
 def workspace_config(
@@ -91,7 +84,15 @@ def workspace_config(
         ),
         None,
     )
-    return WorkspaceConfig(kube.namespace(ws), name, cm_name, vllm_config(cm))
+    owner = kube.owner_kind(cm) if cm is not None else None
+    return WorkspaceConfig(
+        kube.namespace(ws),
+        name,
+        cm_name,
+        vllm_config(cm),
+        ((cm or {}).get("data") or {}).get(inference_config.KEY),
+        f"{owner} {kube.owner_name(cm)}" if cm is not None and owner else None,
+    )
 
 
 def cap_offer(cfg: WorkspaceConfig) -> tuple[Obj | None, str]:
@@ -101,16 +102,25 @@ def cap_offer(cfg: WorkspaceConfig) -> tuple[Obj | None, str]:
             None,
             f"workspace {cfg.namespace}/{cfg.workspace} has no inference.config ConfigMap to edit",
         )
-    current = config_int(cfg.section, "max-model-len")
+    where = f"ConfigMap {cfg.namespace}/{cfg.configmap}"
+    if cfg.controller:
+        return None, f"{where} is managed by {cfg.controller}: it would put its own value back"
+    current = inference_config.max_model_len(cfg.text)
     if current is None:
-        return None, (
-            f"ConfigMap {cfg.namespace}/{cfg.configmap} sets no max-model-len (or was not readable)"
-        )
+        return None, f"{where} sets no max-model-len (or was not readable)"
+    new = halve_context(current)
+    if new >= current:
+        return None, f"{where}: max-model-len {current} is already at the 256-token floor"
+    try:
+        # The actuator edits the one line in place: offer only what it can edit.
+        inference_config.edit_max_model_len(cfg.text or "", new)
+    except inference_config.NotEditable as exc:
+        return None, f"{where}: {exc}"
     params = {
         "namespace": cfg.namespace,
         "configmap": cfg.configmap,
         "workspace": cfg.workspace,
         "current": current,
-        "new_max_model_len": halve_context(current),
+        "new_max_model_len": new,
     }
-    return params, f"ConfigMap {cfg.namespace}/{cfg.configmap}: max-model-len {current}"
+    return params, f"{where}: max-model-len {current}"

@@ -1,10 +1,11 @@
-"""What serves inference (rows 10 and 13): serving pods, the workload that owns them, and the
-CronJobs that pre-warm it."""
+"""What serves inference (rows 10 and 13): serving pods, the workload that owns them, the
+CronJobs that pre-warm it, and what a pre-warm fix can scale for it."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.model import kube
@@ -68,3 +69,70 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 def _names(name: str, text: str) -> bool:
     """`name` as a whole token: `ws` must not match `ws-v2` or `my-ws`."""
     return re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", text) is not None
+
+
+# ---- what a pre-warm can scale ---------------------------------------------------------------
+
+SCALABLE_KINDS = ("statefulset", "deployment")
+
+
+@dataclass(frozen=True)
+class PrewarmTarget:
+    """What the pre-warm fixes (prewarm-schedule, prewarm-now) can scale to warm one serving
+    workload: the workload itself, or the InferenceSet of the KAITO Workspace running it. Their
+    actuators refuse everything else, so a check offers a pre-warm only where `target` is set,
+    and quotes `line`: why a KAITO workload is warmed through its set, or why nothing can be."""
+
+    namespace: str
+    workload: str  # what serves: statefulset/ws, deployment/vllm
+    target: str | None  # statefulset/x, deployment/x or inferenceset/<set>; None: nothing
+    workspace: str | None = None
+    line: str = ""
+
+    def offer(self) -> Obj:
+        return {"namespace": self.namespace, "workload": self.target}
+
+
+def inferenceset_of_workspace(ns: str, workspace: str, workspaces: list[Obj]) -> str | None:
+    ws = next(
+        (w for w in workspaces if kube.name(w) == workspace and kube.namespace(w) == ns), None
+    )
+    return kube.inferenceset_of(ws) if ws is not None else None
+
+
+def prewarm_target(
+    ns: str,
+    workload: str,
+    *,
+    workspace: str | None = None,
+    inferenceset: str | None = None,
+    workspaces_read: bool = True,
+    controller: str | None = None,
+) -> PrewarmTarget:
+    """`controller`: "Kind name" of whatever owns a non-KAITO workload, when known."""
+    if inferenceset:
+        line = (
+            f"KAITO workspace {ns}/{workspace} belongs to InferenceSet {ns}/{inferenceset}: a "
+            "pre-warm scales the set's replicas, KAITO's own replica count"
+        )
+        return PrewarmTarget(ns, workload, f"inferenceset/{inferenceset}", workspace, line)
+    if workspace and not workspaces_read:
+        why = (
+            f"whether KAITO workspace {ns}/{workspace} belongs to an InferenceSet is unknown "
+            "(workspaces not read): no pre-warm offered"
+        )
+        return PrewarmTarget(ns, workload, None, workspace, why)
+    if workspace:
+        why = (
+            f"KAITO workspace {ns}/{workspace} runs {workload} and belongs to no InferenceSet: "
+            "a Workspace has no replica count (resource.count is its GPU node count) and KAITO "
+            "reconciles the workload, so no pre-warm can scale it"
+        )
+        return PrewarmTarget(ns, workload, None, workspace, why)
+    if controller:
+        why = f"{workload} in {ns} is managed by {controller}: its replicas are not gpubot's"
+        return PrewarmTarget(ns, workload, None, None, why)
+    if workload.split("/", 1)[0] not in SCALABLE_KINDS:
+        why = f"{workload} in {ns} is not a StatefulSet or Deployment: nothing to scale"
+        return PrewarmTarget(ns, workload, None, None, why)
+    return PrewarmTarget(ns, workload, workload)

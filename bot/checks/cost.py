@@ -127,6 +127,7 @@ def pinning_pods(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult
         return idle
     pdbs = evi.data(ev, "pdbs")
     pins, unknown, harmless, system = [], [], [], False
+    returning: set[tuple[str, str]] = set()
     for node in idle.candidates:
         for pod in node.pods:
             found = _cost.pin_reasons(pod, idle.profile, pdbs)
@@ -141,6 +142,8 @@ def pinning_pods(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult
                         "why": "; ".join(found.reasons),
                     }
                 )
+                if kube.owner_kind(pod) == "DaemonSet" or _cost.MIRROR in kube.annotations(pod):
+                    returning.add((kube.namespace(pod), kube.name(pod)))
             else:
                 harmless.append(f"{kube.ref(pod)} ({kube.owner_kind(pod) or 'bare pod'})")
     lines = [f"{p['namespace']}/{p['pod']} pins {p['node']}: {p['why']}" for p in pins]
@@ -149,6 +152,9 @@ def pinning_pods(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult
             *lines,
             *unknown,
             pinning=pins,
+            # What evict-pinning-pod can free the node of: a DaemonSet or static (mirror) pod
+            # comes straight back on the same node, so evicting it is never offered.
+            evictable=[p for p in pins if (p["namespace"], p["pod"]) not in returning],
             system_pod_pins=system,
             pinning_pod=f"{pins[0]['namespace']}/{pins[0]['pod']}",
         )
@@ -190,7 +196,7 @@ def pool_at_minimum(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepRes
     if isinstance(idle, StepResult):
         return idle
     pools = arm.agent_pools(ev["agent_pools"].data)
-    floor, above, unknown, floor_pools = [], [], [], set()
+    floor, above, unknown, floor_pools = [], [], [], {}
     for node in idle.candidates:
         pool = _cost.pool_of(node.node, pools)
         if _cost.is_kaito_node(node.node):
@@ -199,11 +205,14 @@ def pool_at_minimum(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepRes
             unknown.append(f"{node.name}: pool {kube.pool_name(node.node)} not in agent pools")
         elif _at_floor(pool):
             floor.append(f"{node.name}: {_pool_line(pool)}")
-            floor_pools.add(str(pool.get("name")))
+            floor_pools[str(pool.get("name"))] = pool
         else:
             above.append(f"{node.name}: {_pool_line(pool)}")
     if floor:
-        return StepResult.confirmed(*floor, *unknown, floor_pools=sorted(floor_pools))
+        offers = [o for p in floor_pools.values() if (o := _floor_offer(p))]
+        return StepResult.confirmed(
+            *floor, *unknown, floor_pools=sorted(floor_pools), floor_offers=offers
+        )
     if unknown:
         return StepResult.inconclusive(*unknown, *above)
     return StepResult.ruled_out(*above)
@@ -214,6 +223,21 @@ def _at_floor(pool: Obj) -> bool:
     if not props.get("enableAutoScaling"):
         return True  # a manual pool never shrinks by itself
     return int(props.get("minCount") or 0) >= int(props.get("count") or 0)
+
+
+def _floor_offer(pool: Obj) -> Obj | None:
+    """pool-min-count's params to take the floor to 0, as its actuator accepts them: a hand-
+    scaled pool gets the autoscaler with today's size as its ceiling (the actuator turns it on
+    only with a max_count); a System pool keeps its node (AKS runs system pods there)."""
+    props = arm.pool_props(pool)
+    if str(props.get("mode", "")).lower() == "system":
+        return None
+    if not props.get("enableAutoScaling"):
+        count = int(props.get("count") or 0)
+        return {"pool": pool.get("name"), "max_count": count} if count >= 1 else None
+    if int(props.get("minCount") or 0) == 0:
+        return None  # already 0: nothing to change
+    return {"pool": pool.get("name"), "max_count": None}
 
 
 def _pool_line(pool: Obj) -> str:

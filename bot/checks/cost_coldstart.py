@@ -136,8 +136,14 @@ def _scale_up_events(ev: evi.Evidence, ctx: CheckContext) -> list[str]:
 
 @check(
     "cost.no_prewarm",
-    inputs={**COLD_INPUTS, "cronjobs": "kubernetes.list"},
-    optional=("agent_pools",),
+    inputs={
+        **COLD_INPUTS,
+        "cronjobs": "kubernetes.list",
+        "workspaces": "kubernetes.list",
+        "statefulsets": "kubernetes.list",
+        "deployments": "kubernetes.list",
+    },
+    optional=("agent_pools", "workspaces", "statefulsets", "deployments"),
 )
 def no_prewarm(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """No CronJob scales the served workload up before traffic, and the pool minimum is 0."""
@@ -150,18 +156,15 @@ def no_prewarm(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
             return StepResult.inconclusive(*unknown)
         return StepResult.ruled_out("no inference workload runs in a pool whose minimum is 0")
     cronjobs = list(ev["cronjobs"].data)
-    missing, warmed = [], []
-    targets = {
-        (kube.namespace(p), _workloads.workload_of(p), kube.workspace_of(p) or "")
-        for s in cold
-        for p in s.pods
-    }
-    for ns, workload, ws in sorted(targets):
-        found = _workloads.prewarms_for(ns, workload, [ws], cronjobs)
+    missing, warmed, targets = [], [], []
+    for t in _targets(cold, ev):
+        names = [t.workspace or "", (t.target or "").partition("/")[2]]
+        found = _workloads.prewarms_for(t.namespace, t.workload, names, cronjobs)
         active = [cj for cj in found if not (cj.get("spec") or {}).get("suspend")]
-        warmed += [_prewarm_line(cj, workload) for cj in found]
+        warmed += [_prewarm_line(cj, t.workload) for cj in found]
         if not active:
-            missing.append({"namespace": ns, "workload": workload})
+            missing.append({"namespace": t.namespace, "workload": t.workload})
+            targets.append(t)
     if not missing:
         return StepResult.ruled_out(*warmed)
     lines = [
@@ -170,9 +173,60 @@ def no_prewarm(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
         for m in missing
     ]
     lines += [f"{kube.name(s.node)}: {s.floor}: nothing keeps a warm node" for s in cold[:2]]
+    lines += [t.line for t in targets if t.line]
     return StepResult.confirmed(
-        *lines, *warmed, unwarmed=missing, prewarm_time_zone=_time_zone(cronjobs)
+        *lines,
+        *warmed,
+        unwarmed=missing,
+        # Only what the pre-warm fixes can scale is offered; the rest is explained (t.line).
+        prewarm_targets=_unique([t.offer() for t in targets if t.target]),
+        bare_workspaces=[
+            {"namespace": t.namespace, "workspace": t.workspace, "workload": t.workload}
+            for t in targets
+            if t.workspace and not t.target
+        ],
+        prewarm_time_zone=_time_zone(cronjobs),
     )
+
+
+def _targets(cold: list[Serving], ev: evi.Evidence) -> list[_workloads.PrewarmTarget]:
+    """Each workload served on a cold node, with what a pre-warm of it would scale."""
+    workspaces = evi.data(ev, "workspaces")
+    controllers = _controllers(ev)
+    seen: dict[tuple[str, str], _workloads.PrewarmTarget] = {}
+    for pod in (p for s in cold for p in s.pods):
+        ns, workload, ws = kube.namespace(pod), _workloads.workload_of(pod), kube.workspace_of(pod)
+        if (ns, workload) in seen:
+            continue
+        owner_set = kube.inferenceset_of(pod)  # newer KAITO labels the pods too
+        if ws and workspaces is not None:
+            owner_set = _workloads.inferenceset_of_workspace(ns, ws, workspaces) or owner_set
+        seen[(ns, workload)] = _workloads.prewarm_target(
+            ns,
+            workload,
+            workspace=ws,
+            inferenceset=owner_set,
+            workspaces_read=workspaces is not None,
+            controller=controllers.get((ns, workload)),
+        )
+    return [seen[k] for k in sorted(seen)]
+
+
+def _controllers(ev: evi.Evidence) -> dict[tuple[str, str], str]:
+    """(namespace, kind/name) -> "Kind name" of the controller owning a StatefulSet or
+    Deployment (where they were read): the pre-warms refuse to scale those."""
+    out = {}
+    for plural, kind in (("statefulsets", "statefulset"), ("deployments", "deployment")):
+        for obj in evi.data(ev, plural) or []:
+            owner = kube.owner_kind(obj)
+            if owner is not None:
+                key = (kube.namespace(obj), f"{kind}/{kube.name(obj)}")
+                out[key] = f"{owner} {kube.owner_name(obj)}"
+    return out
+
+
+def _unique(items: list[Obj]) -> list[Obj]:
+    return [dict(t) for t in dict.fromkeys(tuple(sorted(i.items())) for i in items)]
 
 
 def _prewarm_line(cj: Obj, workload: str) -> str:

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from bot.checks import _evidence as evi
 from bot.checks import _readiness as rd
+from bot.checks import _workloads
 from bot.checks import azure as arm
 from bot.checks.registry import check
 from bot.model import kube
@@ -49,7 +50,9 @@ def _prewarm_of(
     pool: Obj, wl: rd.Workload, cronjobs: list[Obj], params: PrewarmParams
 ) -> tuple[bool, str, Obj]:
     """(pre-warmed, evidence line, facts) for one workload on a pool that scales to zero."""
-    jobs = [c for c in cronjobs if rd.scales_up(c, wl.name, wl.namespace)]
+    # A KAITO workload is pre-warmed through its InferenceSet: a CronJob scaling that counts.
+    names = [n for n in (wl.name, wl.inferenceset) if n]
+    jobs = [c for c in cronjobs if any(rd.scales_up(c, n, wl.namespace) for n in names)]
     where = f"pool {pool.get('name')} (minCount 0) hosts {wl.kind} {wl.namespace}/{wl.name}"
     item = {"pool": pool.get("name"), "namespace": wl.namespace, "workload": wl.ref}
     if not jobs:
@@ -59,6 +62,33 @@ def _prewarm_of(
     line = f"{where}: pre-warm " + ", ".join(_cronjob_line(c) for c in jobs)
     fact = {**item, "cronjob": kube.name(jobs[0]), "schedule": spec.get("schedule")}
     return True, line, {**fact, "time_zone": spec.get("timeZone")}
+
+
+def _offers(missing: list[tuple[rd.Workload, Obj, Obj]]) -> tuple[dict[str, Any], list[str]]:
+    """The fixes a failed rung can offer, and lines saying what each pre-warm scales or why it
+    has none: a pre-warm only for what its actuator can scale; a warm node (pool minimum 1)
+    where a Workspace has no InferenceSet, except on a System pool (it keeps its own floor)."""
+    prewarms: dict[tuple[str, str], Obj] = {}
+    keep_warm: set[str] = set()
+    lines = []
+    for wl, pool, fact in missing:
+        target = _workloads.prewarm_target(
+            wl.namespace,
+            wl.ref,
+            workspace=wl.workspace,
+            inferenceset=wl.inferenceset,
+            controller=wl.controller,
+        )
+        lines += [target.line] if target.line else []
+        if target.target:
+            prewarms[(wl.namespace, target.target)] = {**fact, **target.offer()}
+            continue
+        if wl.workspace and str(arm.pool_props(pool).get("mode", "")).lower() != "system":
+            keep_warm.add(str(pool.get("name")))
+    return {
+        "prewarm_offers": [prewarms[k] for k in sorted(prewarms)],
+        "keep_warm_pools": sorted(keep_warm),
+    }, lines
 
 
 @check(
@@ -79,15 +109,21 @@ def prewarm_in_place(ev: evi.Evidence, params: PrewarmParams, ctx: CheckContext)
     workloads = rd.inference_workloads(*(evi.data(ev, n) for n in kinds))
     unknown = [evi.why_unread(ev, n) for n in kinds if not ev[n].available]
     cold = _cold_pools(ev["agent_pools"].data)
-    found: list[tuple[bool, str, Obj]] = [
-        _prewarm_of(pool, wl, ev["cronjobs"].data, params)
+    found = [
+        (wl, pool, *_prewarm_of(pool, wl, ev["cronjobs"].data, params))
         for pool in cold
         for wl in workloads
         if rd.pool_hosts(pool, wl) and ctx.scope.admits(wl.namespace, wl.name)
     ]
-    ok, missing = [x for x in found if x[0]], [x for x in found if not x[0]]
-    facts = {"prewarms": [f for _, _, f in ok], "missing": [f for _, _, f in missing]}
-    lines = [line for _, line, _ in missing + ok] + unknown
+    ok = [(line, fact) for _, _, warm, line, fact in found if warm]
+    missing = [(wl, pool, line, fact) for wl, pool, warm, line, fact in found if not warm]
+    offers, targets = _offers([(wl, pool, fact) for wl, pool, _, fact in missing])
+    facts = {
+        "prewarms": [f for _, f in ok],
+        "missing": [f for *_, f in missing],
+        **offers,
+    }
+    lines = [line for *_, line, _ in missing] + targets + [line for line, _ in ok] + unknown
     if missing:
         return StepResult.confirmed(*lines, **facts)
     # A workload that could not be listed may sit on a scale-to-zero pool without a pre-warm;

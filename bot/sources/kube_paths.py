@@ -69,13 +69,19 @@ RESOURCES: dict[str, Resource] = {
     )
 }
 
-# Kinds only fixes touch (prewarm-schedule's ServiceAccount, Role and RoleBinding): never
-# evidence, so no playbook lists them, `collect` never writes them and the read role never
-# grants them. Kept apart from RESOURCES so diagnosis, its RBAC and its parity tests stay as
-# they are; the emulator serves both.
+# Kinds only fixes touch: prewarm-schedule's ServiceAccount, Role and RoleBinding (gpubot's
+# own objects), and KAITO InferenceSets, whose scale subresource the pre-warms change (their
+# Workspaces are evidence; the set is read only to scale it). Never evidence, so no playbook
+# lists them, `collect` never writes them and the read role never grants them: the fix Role
+# does. Kept apart from RESOURCES so diagnosis, its RBAC and its parity tests stay as they
+# are; the emulator serves both.
 FIX_RESOURCES: dict[str, Resource] = {
     r.plural: r
     for r in (
+        # v1beta1 is the storage version; v1alpha1 is still served (kaito.sh_inferencesets.yaml).
+        Resource(
+            "inferencesets", "InferenceSet", "kaito.sh", ("v1beta1", "v1alpha1"), True, "custom"
+        ),
         Resource(
             "serviceaccounts", "ServiceAccount", "", ("v1",), True, "CoreV1Api", "service_account"
         ),

@@ -16,6 +16,7 @@ SUBRESOURCES = {
     "deployments": ["scale"],
     "statefulsets": ["scale"],
     "replicasets": ["scale"],
+    "inferencesets": ["scale"],
 }
 
 

@@ -3,11 +3,13 @@ memory, with the API server's behaviour for lists, gets and writes.
 
 Agreement with the offline reader: a built-in kind whose file the snapshot lacks is "not known"
 and served as 403 Forbidden; an empty List is served as none; a custom resource whose file is
-absent is a CRD that is not installed (404, or `missing_crd_status`). Kinds only fixes write
-(`kube_paths.FIX_RESOURCES`: ServiceAccounts, Roles, RoleBindings) are never in a snapshot and
-start empty. Strategic-merge patches are applied as JSON merge patches (RFC 7386: maps merge,
-`null` deletes, lists are replaced); that is exact for the fields fixes touch (replicas,
-schedules, tolerations lists, data keys).
+absent is a CRD that is not installed (404, or `missing_crd_status`). The built-in kinds only
+fixes write (`kube_paths.FIX_RESOURCES`: ServiceAccounts, Roles, RoleBindings) are never in a
+snapshot and start empty; KAITO InferenceSets, which fixes scale, are served from
+`kubernetes/inferencesets.json` when a scenario has one (else their CRD is not installed).
+Strategic-merge patches are applied as JSON merge patches (RFC 7386: maps merge, `null`
+deletes, lists are replaced); that is exact for the fields fixes touch (replicas, schedules,
+tolerations lists, data keys).
 
 Optimistic concurrency as the API server does it: every object has a resourceVersion (the
 snapshot's, or one stamped at load), a PATCH/PUT carrying a stale `metadata.resourceVersion`
@@ -45,7 +47,9 @@ from tests.emulators.kube_status import (
 )
 
 Obj = dict[str, Any]
-SCALABLE = {"deployments", "statefulsets", "replicasets"}
+# Kinds with a scale subresource: the built-in ones, and the InferenceSet CRD's
+# (`subresources.scale`: specReplicasPath .spec.replicas, statusReplicasPath .status.replicas).
+SCALABLE = {"deployments", "statefulsets", "replicasets", "inferencesets"}
 
 
 class KubeStore:
@@ -60,7 +64,7 @@ class KubeStore:
         for plural, res in ALL_RESOURCES.items():
             path = self.root / "kubernetes" / f"{plural}.json"
             doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-            if doc is None and plural in FIX_RESOURCES:
+            if doc is None and plural in FIX_RESOURCES and not res.custom:
                 doc = {"items": []}  # a cluster always has these kinds; snapshots never do
             for item in (doc or {}).get("items") or []:
                 if isinstance(item, dict) and not kube_meta(item).get("resourceVersion"):

@@ -17,14 +17,12 @@ Eviction API honours any PodDisruptionBudget that paces them.
 
 from __future__ import annotations
 
-import re
 from functools import partial
 from typing import Any
 
-import yaml
 from kubernetes import client
 
-from bot.model import kube
+from bot.model import inference_config, kube
 from bot.model.plans import ApplyResult, Change, FixFailed, FixPlan, FixRefused
 from bot.sources.actuators import actuator
 from bot.sources.actuators.context import FixContext, KubeState
@@ -38,30 +36,16 @@ from bot.sources.actuators.kube_writes import (
 )
 
 FIX = "cap-max-model-len"
-KEY = "inference_config.yaml"
-LINE = re.compile(r"^(?P<head>[ \t]+max-model-len:[ \t]*)(?P<value>[^\s#]+)(?P<tail>.*)$", re.M)
+KEY = inference_config.KEY
 Obj = dict[str, Any]
-
-
-def _vllm(text: str) -> Obj | None:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    section = doc.get("vllm") if isinstance(doc, dict) else None
-    return section if isinstance(section, dict) else None
 
 
 def edit_max_model_len(text: str, new: int) -> str:
     """The same text with `vllm.max-model-len` set to `new`; refused if that is not one line."""
-    lines = LINE.findall(text)
-    if len(lines) != 1:
-        raise FixRefused(f"{KEY} has {len(lines)} max-model-len lines: cannot edit it in place")
-    edited = LINE.sub(lambda m: f"{m['head']}{new}{m['tail']}", text)
-    before, after = _vllm(text), _vllm(edited)
-    if before is None or after != {**before, "max-model-len": new}:
-        raise FixRefused(f"{KEY}: max-model-len is not a setting of the vllm: section")
-    return edited
+    try:
+        return inference_config.edit_max_model_len(text, new)
+    except inference_config.NotEditable as exc:
+        raise FixRefused(str(exc)) from None
 
 
 def _workload_pods(state: KubeState, namespace: str, workspace: str) -> list[Obj]:
@@ -97,8 +81,8 @@ def _plan(ctx: FixContext, p: Any, target: int) -> FixPlan:
             "its own value back; point the Workspace's inference.config at a ConfigMap you own"
         )
     text = (cm.get("data") or {}).get(KEY)
-    current = (_vllm(text) or {}).get("max-model-len") if text else None
-    if not isinstance(current, int):
+    current = inference_config.max_model_len(text)
+    if text is None or current is None:
         raise FixRefused(f"{subject} sets no vllm max-model-len in {KEY}")
     if target < 1:
         raise FixRefused(f"max-model-len {target}: must be a positive number of tokens")

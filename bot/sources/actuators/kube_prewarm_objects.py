@@ -2,12 +2,12 @@
 
 A CronJob runs `kubectl patch <kind> <name> --subresource=scale` at the schedule, as a
 ServiceAccount whose Role grants `get` and `patch` on that one workload's scale subresource
-(`resourceNames`) and nothing else. `kubectl scale` would also GET the StatefulSet itself
-(its resource builder fetches the object); `patch --subresource=scale` reads and writes only
-the Scale, so the Role stays that narrow. Every object carries
+(`resourceNames`) and nothing else: a StatefulSet's or Deployment's, or for a KAITO workload
+its InferenceSet's (`kaito.sh` `inferencesets/scale`). `kubectl scale` would also GET the
+object itself (its resource builder fetches it); `patch --subresource=scale` reads and writes
+only the Scale, so the Role stays that narrow. Every object carries
 app.kubernetes.io/managed-by=gpubot, which is also how the cold-start and pre-warm checks
-recognise a gpubot pre-warm.
-"""
+recognise a gpubot pre-warm."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def metadata(name: str, namespace: str) -> Obj:
 def role_rules(w: Workload) -> list[Obj]:
     return [
         {
-            "apiGroups": ["apps"],
+            "apiGroups": [w.group],
             "resources": [f"{w.plural}/scale"],
             "resourceNames": [w.name],
             "verbs": ["get", "patch"],
@@ -67,7 +67,7 @@ def command(w: Workload, replicas: int) -> list[str]:
     return [
         "kubectl",
         "patch",
-        w.kind.lower(),
+        w.kubectl_resource,
         w.name,
         f"--namespace={w.namespace}",
         "--subresource=scale",

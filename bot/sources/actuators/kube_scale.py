@@ -2,7 +2,8 @@
 
 One PATCH of `.../scale`, conditioned on the resourceVersion the plan read: if anyone scaled or
 edited the workload since, the API server answers 409 and nothing changes. Undo scales back
-to the replica count the plan saw.
+to the replica count the plan saw. For a KAITO workload the scaled object is its Workspace's
+InferenceSet (kube_workloads); the plan's params then name it, so apply and undo act on it.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def scale_plan(ctx: FixContext, fix: str, w: Workload, replicas: int, params: An
         preconditions={"resourceVersion": w.resource_version} if w.resource_version else {},
         restore={"replicas": w.replicas},
         effect="eventual",
-        notes=_notes(w.replicas, replicas),
+        notes=(*w.notes, *_notes(w.replicas, replicas)),
     )
 
 
@@ -74,17 +75,31 @@ def apply_scale(ctx: FixContext, plan: FixPlan) -> ApplyResult:
     p = plan.params
     kind, name = split_workload(str(p["workload"]))
     plural, kind_name = SCALABLE[kind]
-    apps = client.AppsV1Api(writer.api)
-    method = (
-        apps.patch_namespaced_stateful_set_scale
-        if plural == "statefulsets"
-        else apps.patch_namespaced_deployment_scale
-    )
+    # The API version the plan read the object at: `touches` is "<apiVersion> <Kind> ns/x/scale".
+    api_version = plan.touches[0].split(" ", 1)[0]
     body = {"metadata": {"resourceVersion": version}, "spec": {"replicas": change.after}}
-    writer.call(
-        f"PATCH apps/v1 {kind_name} {p['namespace']}/{name}/scale",
-        partial(method, name, p["namespace"], body, _content_type=MERGE_PATCH),
-    )
+    if plural == "inferencesets":
+        group, _, served = api_version.rpartition("/")
+        custom = client.CustomObjectsApi(writer.api)
+        request = partial(
+            custom.patch_namespaced_custom_object_scale,
+            group,
+            served,
+            p["namespace"],
+            plural,
+            name,
+            body,
+            _content_type=MERGE_PATCH,
+        )
+    else:
+        apps = client.AppsV1Api(writer.api)
+        method = (
+            apps.patch_namespaced_stateful_set_scale
+            if plural == "statefulsets"
+            else apps.patch_namespaced_deployment_scale
+        )
+        request = partial(method, name, p["namespace"], body, _content_type=MERGE_PATCH)
+    writer.call(f"PATCH {api_version} {kind_name} {p['namespace']}/{name}/scale", request)
     return ApplyResult(
         summary=f"{change.subject} scaled {change.before} -> {change.after}",
         written=tuple(writer.written),
@@ -104,7 +119,9 @@ class PrewarmNow:
             raise FixRefused(
                 f"{w.subject} already runs {w.replicas} replicas: a pre-warm never scales down"
             )
-        return scale_plan(ctx, FIX, w, p.replicas, p.model_dump())
+        # The params name what the plan scales (a KAITO workload's InferenceSet, say), so the
+        # stored plan's apply and undo never resolve the workload again.
+        return scale_plan(ctx, FIX, w, p.replicas, {**p.model_dump(), "workload": w.ref})
 
     def apply(self, ctx: FixContext, plan: FixPlan) -> ApplyResult:
         return apply_scale(ctx, plan)

@@ -85,13 +85,16 @@ def _plan(ctx: FixContext, w: Workload, p: Any) -> FixPlan:
         cluster=ctx.cluster.name,
         target=f"pre-warm {w.subject} to {p.replicas} at '{p.schedule}' ({p.time_zone})",
         target_key=target_key(FIX, ctx.cluster.name, w.namespace, w.kind, w.name),
-        params=p.model_dump(),
+        # The params name what is scaled (a KAITO workload's InferenceSet, say): undo and the
+        # precondition check find the objects by that name without resolving it again.
+        params={**p.model_dump(), "workload": w.ref},
         changes=tuple(changes),
         touches=tuple(f"{objects.API[c.field][0]} {c.field} {w.namespace}/{name}" for c in changes),
         preconditions=pre,
         restore={"created": created, "cronjob_spec": previous_spec},
         effect="eventual",
         notes=(
+            *w.notes,
             f"the first run is the next '{p.schedule}' in {p.time_zone}; it scales "
             f"{w.ref} to {p.replicas} and the autoscaler adds a GPU node if none is free",
             f"the Job runs {p.image} as ServiceAccount {name}, which may only get and patch "

@@ -94,10 +94,13 @@ class SnapshotKubeState:
     def list(
         self, plural: str, namespace: str | None = None, label_selector: str | None = None
     ) -> list[Obj]:
-        if _resource(plural).plural in FIX_RESOURCES:
-            # `collect` never writes these kinds: the snapshot cannot know them, and a plan
-            # from a snapshot is never applied, so plan as if gpubot's objects were absent.
+        res = _resource(plural)
+        if res.plural in FIX_RESOURCES and not res.custom:
+            # gpubot's own pre-warm RBAC: `collect` never writes these kinds, and a plan from
+            # a snapshot is never applied, so plan as if gpubot's objects were absent.
             return []
+        # Everything else, InferenceSets included, is the cluster's: only a snapshot that
+        # holds the file can say what is there (a missing file refuses the plan below).
         params: dict[str, Any] = {"resource": plural, "namespace": namespace}
         if label_selector:
             params["label_selector"] = label_selector
