@@ -292,9 +292,12 @@ def healthy_copy(pod: dict, name: str) -> dict:
 def test_prewarm_schedule_creates_cronjob_and_rbac_verified_next_morning_and_undone(
     live, store, monkeypatch
 ) -> None:
-    cluster = live("cold-start/confirmed", edit=plain(1))
+    # KAITO's own replica field is its InferenceSet's: the pre-warm scales that, never the
+    # StatefulSet the Workspace controller owns.
+    cluster = live("cold-start/inferenceset")
     guard = cluster.guard(store)
     params = offered(cluster.diagnoser, "cold-start", "prewarm-schedule")
+    assert params["workload"] == "inferenceset/llama-3-1-8b"
     planned = guard.plan(
         cluster=cluster.name,
         fix="prewarm-schedule",
