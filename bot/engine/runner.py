@@ -23,6 +23,7 @@ from bot.model.verdicts import Diagnosis, Finding, FixOffer, StepOutcome, StepRe
 from bot.sources.base import Source
 
 C, R, INC = Verdict.CONFIRMED, Verdict.RULED_OUT, Verdict.INCONCLUSIVE
+MAX_QUESTIONS_IN_FLIGHT = 64  # a triage asks ~25; the cap only guards a runaway runbook
 
 
 def any_of(verdicts: Iterable[Verdict]) -> Verdict | None:
@@ -172,6 +173,8 @@ def diagnose(
     cache: EvidenceCache | None = None,
     workers: int = 8,
 ) -> Diagnosis:
+    """`workers` run playbooks (checks are CPU-bound: more threads only contend for the GIL);
+    questions are all asked at once, whatever `workers` is."""
     now = source.now()
     ctx = CheckContext(
         now=now,
@@ -181,10 +184,14 @@ def diagnose(
     )
     cache = cache or EvidenceCache(source)
     findings: list[Finding] = []
-    # Ask every distinct question up front, concurrently: a run then takes about as long as its
-    # slowest call, and the playbooks below find every answer already in the cache.
+    # Ask every distinct question up front, all at once: a run then takes about as long as its
+    # slowest call, and the playbooks below find every answer already in the cache. A thread
+    # per question (they wait on I/O); each source bounds its own requests in flight, so a
+    # fan-out question (logs of every pod) starts the moment the lists it needs arrive instead
+    # of queueing behind other questions for a worker.
     questions = list(dict.fromkeys(q for p in playbooks for q in p.questions.values()))
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="evidence") as fetch:
+    askers = max(1, min(len(questions), MAX_QUESTIONS_IN_FLIGHT))
+    with ThreadPoolExecutor(max_workers=askers, thread_name_prefix="evidence") as fetch:
         for question in questions:
             fetch.submit(cache.get, question)
         fetch.shutdown(wait=False)
