@@ -7,7 +7,8 @@ Latency is injected per call into the loopback emulators (Kubernetes 50 ms, ARM 
 Analytics 800 ms by default). Columns, for gpubot and the naive baseline side by side:
 
 - critical path: the slowest single required call, each distinct question timed on its own;
-- triage span: first evidence request to finished diagnosis (in process, warm, as in Slack);
+- triage span: first evidence request to finished diagnosis, in a warm process of its own
+  (bench/triage.py: as `gpubot serve`, with the emulators in another process);
 - start-up: CLI process start to its first request seen at an emulator;
 - calls / questions: API requests the emulators saw vs distinct evidence questions;
 - peak RSS: of the CLI process, through a small launcher (bench/rss.py), so neither the
@@ -23,7 +24,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -121,22 +121,6 @@ def _first(kube: KubeApiEmulator, stamps: _Stamps) -> float:
     return min([r.at for r in kube.requests] + stamps.times)
 
 
-class _Counting:
-    """The live source, recording the distinct questions it is asked."""
-
-    def __init__(self, source: Any) -> None:
-        self.source, self.asked = source, []
-        self._lock = threading.Lock()
-
-    def answer(self, question: Any) -> Any:
-        with self._lock:
-            self.asked.append(question)
-        return self.source.answer(question)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.source, name)
-
-
 def _spawn_rss(
     argv: list[str], env: dict[str, str], work: Path, ok: tuple[int, ...] = (0, 1, 2)
 ) -> tuple[float, str, float]:
@@ -198,40 +182,45 @@ def run(
     return report
 
 
+class _Triage:
+    """bench/triage.py in its own process: one JSON line per step, a line on stdin for the next."""
+
+    def __init__(self, config: Path, env: dict[str, str]) -> None:
+        argv = [sys.executable, "-m", "bench.triage", str(config)]
+        self.proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def step(self, go: bool = True) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if go:
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench.triage exited {self.proc.wait()}")
+        return dict(json.loads(line))
+
+
 def _measure(report, kube, azure, stamps, config, env, work, *, naive: bool) -> None:
-    from bot.cli.wiring import diagnoser_for
-    from bot.sources.live import open_live
-
-    diagnoser = diagnoser_for(argparse.Namespace(config=config, cluster=None))
-    opened = diagnoser.sources
-    counting: list[_Counting] = []
-
-    def sources(name: str | None) -> Any:
-        counting.append(_Counting(opened(name)))
-        return counting[-1]
-
-    diagnoser.sources = sources
-    diagnoser.run(None)  # warm: imports, clients, connections (Slack's process is warm)
-    opened(None).forget()  # but no list the warm-up fetched is reused
-    _reset(kube, azure, stamps)
-    done = diagnoser.run(None)
-    end = time.monotonic()
-    span = end - _first(kube, stamps)
-    calls, distinct = _requests(kube, azure), _distinct(kube, azure)
-    report.calls_by_kind = _kinds(kube, azure)
-    asked = Counter(counting[-1].asked)
-    report.most_asked = max(asked.values(), default=0)
-    questions = list(asked)
-
-    # the critical path: each distinct question alone, through a fresh live source
-    from bot.settings import load_config
-
-    cluster = load_config(str(config)).cluster(None)
-    for q in questions:
-        source = open_live(cluster)
-        t = time.monotonic()
-        source.answer(q)
-        report.per_question_s[f"{q.label()} {dict(q.params)}"] = round(time.monotonic() - t, 3)
+    child = _Triage(config, env)
+    try:
+        child.step(go=False)  # warmed up
+        _reset(kube, azure, stamps)
+        measured = child.step()
+        span = measured["end"] - _first(kube, stamps)
+        calls, distinct = _requests(kube, azure), _distinct(kube, azure)
+        report.calls_by_kind = _kinds(kube, azure)
+        report.most_asked, report.findings = measured["most_asked"], measured["findings"]
+        questions = measured["questions"]
+        report.per_question_s = child.step()["per_question_s"]
+    finally:
+        child.proc.communicate(timeout=60)
     critical = max(report.per_question_s.values(), default=0.0)
 
     # the CLI: start-up and peak RSS of a real `gpubot diagnose --config`
@@ -239,20 +228,9 @@ def _measure(report, kube, azure, stamps, config, env, work, *, naive: bool) -> 
     argv = [sys.executable, "-m", "bot", "diagnose", "--config", str(config), "--format", "json"]
     start, _, rss = _spawn_rss(argv, env, work)
     startup = _first(kube, stamps) - start
-    report.rows = [
-        Row(
-            "gpubot",
-            critical,
-            span,
-            span / critical if critical else 0.0,
-            startup,
-            calls,
-            distinct,
-            len(questions),
-            rss,
-        )
-    ]
-    report.findings = len(done.findings)
+    ratio = span / critical if critical else 0.0
+    n = len(questions)
+    report.rows = [Row("gpubot", critical, span, ratio, startup, calls, distinct, n, rss)]
     if naive:
         report.rows.append(_naive(kube, azure, stamps, config, env, work, questions, critical))
 
@@ -260,7 +238,7 @@ def _measure(report, kube, azure, stamps, config, env, work, *, naive: bool) -> 
 def _naive(kube, azure, stamps, config, env, work, questions, critical) -> Row:
     """The baseline, in its own process."""
     qfile = work / "questions.json"
-    qfile.write_text(json.dumps([{"kind": q.kind, "params": list(q.params)} for q in questions]))
+    qfile.write_text(json.dumps(questions))
     _reset(kube, azure, stamps)
     argv = [sys.executable, "-m", "bench.naive", str(config), str(qfile)]
     nstart, out, nrss = _spawn_rss(argv, env, work, ok=(0,))

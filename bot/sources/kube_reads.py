@@ -28,8 +28,11 @@ class Reader(Protocol):
 
 
 def may_have_previous(pod: Obj, container: str) -> bool:
-    """A previous instance exists only after a restart; asking for one otherwise costs a call
-    the API server answers 400 "previous terminated container not found". No status: ask."""
+    """A previous instance exists only after a restart (and never on a pod no node has run);
+    asking for one otherwise costs a call the API server answers 400 "previous terminated
+    container not found". A scheduled pod with no status for the container: ask."""
+    if not kube.node_name(pod):
+        return False
     for status in kube.container_statuses(pod):
         if status.get("name") == container:
             return bool(status.get("restartCount") or status.get("lastState"))
