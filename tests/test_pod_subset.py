@@ -103,9 +103,13 @@ KEPT = {
     "GPU toleration": _set(
         HEALTHY, "spec.tolerations", [{"key": "sku", "value": "gpu", "effect": "NoSchedule"}]
     ),
-    "tolerates everything": _set(HEALTHY, "spec.tolerations", [{"operator": "Exists"}]),
     "GPU node selector": _set(HEALTHY, "spec.nodeSelector", {"accelerator": "nvidia"}),
 }
+
+
+def test_a_blanket_toleration_is_no_gpu_sign() -> None:
+    """kube-proxy and other DaemonSets tolerate everything; no check reads that of a running pod."""
+    assert not podsubset.keeps(_set(HEALTHY, "spec.tolerations", [{"operator": "Exists"}]), facts())
 
 
 @pytest.mark.parametrize("case", sorted(KEPT))
@@ -164,7 +168,8 @@ class WholeList(SnapshotSource):
 
 
 def _with_web_pods(snapshot: Path, out: Path) -> Path:
-    """The scenario plus a plain web node and healthy web pods on it and on its plain nodes."""
+    """The scenario plus a plain web node, and healthy web and kube-proxy pods on it and on the
+    scenario's own plain nodes."""
     shutil.copytree(snapshot, out)
     nodes_file, pods_file = out / "kubernetes/nodes.json", out / "kubernetes/pods.json"
     nodes = json.loads(nodes_file.read_text()) if nodes_file.exists() else None
@@ -178,6 +183,11 @@ def _with_web_pods(snapshot: Path, out: Path) -> Path:
     pods = json.loads(pods_file.read_text())
     hosts = [*plain, "aks-web-34567890-vmss000000"]
     pods["items"] += [web_pod(i, hosts[i % len(hosts)]) for i in range(12)]
+    proxy = "mcr.microsoft.com/oss/kubernetes/kube-proxy:v1.31.3"  # tolerates every taint
+    pods["items"] += [
+        base.daemonset_pod("kube-proxy-web", "kube-system", host, proxy, f"w{i}")
+        for i, host in enumerate(hosts)
+    ]
     pods_file.write_text(json.dumps(pods))
     return out
 

@@ -15,9 +15,10 @@ pod for, see `tests/test_pod_subset.py` for the audit and the equivalence test):
 - every container status running, ready, restartCount 0, no lastState; init containers
   terminated Completed with exit code 0 (or running and ready);
 - bound to a listed node that is Ready, untainted, not Spot and not a GPU node;
-- no GPU or MIG request, no toleration but the node lifecycle ones (`node.kubernetes.io/*`),
-  and none of the GPU words below in its name, labels, annotation keys, node selector or
-  affinity, or its containers' images, commands, args or resource names;
+- no GPU or MIG request, and none of the GPU words below in its name, labels, annotation
+  keys, node selector, affinity or tolerations, or its containers' images, commands, args or
+  resource names (a blanket `operator: Exists` toleration, as kube-proxy's, is no GPU sign:
+  no check reads a running pod's tolerations but the NoExecute row, covered next);
 - not named by a TaintManagerEviction event, nor a sibling (same controller name stem) of a
   pod that is: the NoExecute row reads the replacement's tolerations.
 
@@ -38,7 +39,6 @@ from bot.model import kube
 Obj = dict[str, Any]
 SUBSETS = ("gpu",)
 GPU_WORDS = ("nvidia", "gpu", "cuda", "vllm", "kaito")
-LIFECYCLE_TOLERATION = "node.kubernetes.io/"
 USUAL_CONDITIONS = {
     "PodScheduled",
     "Initialized",
@@ -95,7 +95,6 @@ def keeps(pod: Obj, facts: Facts) -> bool:
         and (kube.namespace(pod), _stem(kube.name(pod))) not in facts.evicted
         and _healthy(pod)
         and not kube.gpu_request(pod)
-        and not _gpu_tolerations(pod)
         and not _gpu_words(pod)
     )
 
@@ -140,13 +139,6 @@ def _initialized(status: Obj) -> bool:
     )
 
 
-def _gpu_tolerations(pod: Obj) -> bool:
-    return any(
-        not str(t.get("key") or "").startswith(LIFECYCLE_TOLERATION)
-        for t in (pod.get("spec") or {}).get("tolerations") or []
-    )
-
-
 def _gpu_words(pod: Obj) -> bool:
     meta = kube.meta(pod)
     parts = [str(meta.get("name", ""))]
@@ -156,6 +148,8 @@ def _gpu_words(pod: Obj) -> bool:
     spec = pod.get("spec") or {}
     parts += [f"{k}={v}" for k, v in (spec.get("nodeSelector") or {}).items()]
     parts.append(str(spec.get("affinity") or ""))
+    for tol in spec.get("tolerations") or []:
+        parts += [str(tol.get("key") or ""), str(tol.get("value") or "")]
     for c in kube.containers(pod, init=True):
         parts.append(str(c.get("image", "")))
         parts += [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
