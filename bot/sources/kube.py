@@ -23,7 +23,7 @@ from typing import Any
 from bot.model import kube
 from bot.model.evidence import Answer, Question
 from bot.model.text import parse_time
-from bot.sources import kube_paths, kube_reads, podsubset
+from bot.sources import jsonstream, kube_paths, kube_reads, podsubset
 from bot.sources.base import ClusterInfo
 from bot.sources.kube_config import api_client_from
 from bot.sources.kube_fanout import IN_FLIGHT, FanOut
@@ -199,11 +199,7 @@ class KubeSource:
             for _ in range(MAX_PAGES):
                 early = kube_paths.continue_token(body)
                 following = ahead.submit(fetch, early) if early else None
-                doc = parse_json(body, f"{res.plural} list")
-                if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-                    raise CallFailed(f"the {res.plural} list response has no items array")
-                if keep is not None:
-                    doc["items"] = [i for i in doc["items"] if isinstance(i, dict) and keep(i)]
+                doc = _decode_page(body, res.plural, keep)
                 items.extend(kube_paths.typed_items(doc, res, version))
                 token = (doc.get("metadata") or {}).get("continue") or None
                 if token != early:  # the token was not where expected: ask in order instead
@@ -271,6 +267,28 @@ class KubeSource:
         return kube_reads.service_probes(
             self, _sorted(services), str(q.param("path", "/v1/models"))
         )
+
+
+def _decode_page(body: bytes, plural: str, keep: Keep | None) -> Obj:
+    """A list page, decoded item by item (bot/sources/jsonstream.py): items `keep` refuses are
+    dropped as they come, and the interpreter lock is free between items."""
+    kept: list[Obj] = []
+
+    def take(item: Any) -> None:
+        if isinstance(item, dict) and (keep is None or keep(item)):
+            kept.append(item)
+
+    if body.lstrip()[:1] != b"{":
+        parse_json(body, f"{plural} list")  # malformed, or valid but no object: say which
+        raise CallFailed(f"the {plural} list response has no items array")
+    try:
+        doc = jsonstream.walk_list(body, take)
+    except ValueError as exc:
+        raise CallFailed(clip(f"malformed JSON in the {plural} list response: {exc}")) from None
+    if not isinstance(doc.get("items"), list):
+        raise CallFailed(f"the {plural} list response has no items array")
+    doc["items"] = kept
+    return doc
 
 
 def _result_or_none(future: Future[list[Obj]]) -> list[Obj] | None:
