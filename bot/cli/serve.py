@@ -78,6 +78,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     bot, web = build(args, env)
+    # Diagnoses are pure Python; Slack wants the ack within 3 s. With the default 5 ms switch
+    # interval an ack waits up to 5 ms per runnable thread at every lock hand-off, ~0.4 s at
+    # p99 while five triages run (bench/README.md); 1 ms gives it the lock five times sooner.
+    sys.setswitchinterval(0.001)
     if not args.http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
