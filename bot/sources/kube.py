@@ -270,25 +270,31 @@ class KubeSource:
 
 
 def _decode_page(body: bytes, plural: str, keep: Keep | None) -> Obj:
-    """A list page, decoded item by item (bot/sources/jsonstream.py): items `keep` refuses are
-    dropped as they come, and the interpreter lock is free between items."""
+    """A list page. Filtered (`keep`), it is decoded item by item (bot/sources/jsonstream.py):
+    refused items are garbage before the next is built, and the interpreter lock is free
+    between items. Unfiltered, one json.loads: it shares each key string across the page's
+    items (per-item decoding would not: +50% memory for 20,000 events)."""
+    if keep is None or body.lstrip()[:1] != b"{":
+        doc = parse_json(body, f"{plural} list")
+        if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+            raise CallFailed(f"the {plural} list response has no items array")
+        if keep is not None:
+            doc["items"] = [i for i in doc["items"] if isinstance(i, dict) and keep(i)]
+        return dict(doc)
     kept: list[Obj] = []
 
     def take(item: Any) -> None:
-        if isinstance(item, dict) and (keep is None or keep(item)):
+        if isinstance(item, dict) and keep(item):
             kept.append(item)
 
-    if body.lstrip()[:1] != b"{":
-        parse_json(body, f"{plural} list")  # malformed, or valid but no object: say which
-        raise CallFailed(f"the {plural} list response has no items array")
     try:
-        doc = jsonstream.walk_list(body, take)
+        streamed = jsonstream.walk_list(body, take)
     except ValueError as exc:
         raise CallFailed(clip(f"malformed JSON in the {plural} list response: {exc}")) from None
-    if not isinstance(doc.get("items"), list):
+    if not isinstance(streamed.get("items"), list):
         raise CallFailed(f"the {plural} list response has no items array")
-    doc["items"] = kept
-    return doc
+    streamed["items"] = kept
+    return streamed
 
 
 def _result_or_none(future: Future[list[Obj]]) -> list[Obj] | None:
