@@ -37,7 +37,6 @@ from typing import Any
 from bot.model import kube
 
 Obj = dict[str, Any]
-SUBSETS = ("gpu",)
 GPU_WORDS = ("nvidia", "gpu", "cuda", "vllm", "kaito")
 USUAL_CONDITIONS = {
     "PodScheduled",
