@@ -24,6 +24,22 @@ ALERTS = Counter(
     ["source", "status"],
     registry=REGISTRY,
 )
+# Every real call to an outside API: the evidence sources and Slack (bot/sources/calls.py).
+SOURCE_CALL_SECONDS = Histogram(
+    "gpubot_source_call_seconds",
+    "Calls to an outside API, retries included, by source (kubernetes, arm, loganalytics, "
+    "slack) and operation",
+    ["source", "operation"],
+    registry=REGISTRY,
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+SOURCE_ERRORS = Counter(
+    "gpubot_source_errors_total",
+    "Failed attempts at an outside API (each retry counts), by source and reason: timeout, "
+    "throttled, 4xx, 5xx, transport, malformed, partial",
+    ["source", "reason"],
+    registry=REGISTRY,
+)
 QUEUE = Gauge("gpubot_diagnosis_queue_depth", "Diagnoses running or waiting", registry=REGISTRY)
 BUSY = Counter(
     "gpubot_busy_rejections_total",
@@ -41,5 +57,11 @@ WEBHOOK_REJECTED = Counter(
     "gpubot_webhook_rejected_total",
     "Alert webhooks refused, by reason",
     ["reason"],
+    registry=REGISTRY,
+)
+FIX_ATTEMPTS = Counter(
+    "gpubot_fix_attempts_total",
+    "Fix attempts, by fix and outcome (refused, applied, failed, conflict, verified, ...)",
+    ["fix", "outcome"],
     registry=REGISTRY,
 )

@@ -29,6 +29,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.model.fixpolicy import FixPolicy
 from bot.model.text import parse_time
 from bot.model.thresholds import Thresholds
 from bot.slack.settings import SlackConfig
@@ -108,8 +109,7 @@ class Config(BaseSettings):
     clusters: list[ClusterConfig] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     slack: SlackConfig = Field(default_factory=SlackConfig)
-    # Owned by the fixes feature; free-form here until it defines its shape.
-    fixes: dict[str, Any] | None = None
+    fixes: FixPolicy = Field(default_factory=FixPolicy)
 
     @classmethod
     def settings_customise_sources(

@@ -7,17 +7,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import waitress
+from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.engine.loader import load_catalog
 from bot.engine.service import Diagnoser
-from bot.slack.app import GpuBot
+from bot.slack.app import GpuBot, web_client
 from bot.slack.settings import SlackConfig, SlackEnv
 from bot.slack.web import WebApp
 from bot.sources.snapshot import SnapshotSource
@@ -40,7 +42,16 @@ class Running:
     def stop(self) -> None:
         self.server.close()
         self.thread.join(timeout=10)
+        self.bot.shutdown()
+
+    def drain(self) -> None:
+        """Wait until every request answered so far has been fully handled: Bolt runs
+        listeners in its executor, they hand diagnoses to the pool. Ends both, so after this
+        the recorded Web API calls are final (no timing guess)."""
+        self.bot.app.listener_runner.listener_executor.shutdown(wait=True)
         self.bot.pool.shutdown(wait=True)
+        if self.bot.fixes is not None:  # fix clicks and their verifications post too
+            self.bot.fixes.shutdown()
 
 
 def start_bot(
@@ -52,8 +63,11 @@ def start_bot(
     diagnoser: Diagnoser | None = None,
     http: bool = True,
     app_token: str | None = None,
+    env: SlackEnv | None = None,
+    guard: Callable[[Store, WebClient], Any] | None = None,
 ) -> Running:
-    env = SlackEnv(
+    """`guard(store, client)` builds the fix guard over the bot's own store and Web client."""
+    env = env or SlackEnv(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
         app_token=app_token,
@@ -63,20 +77,29 @@ def start_bot(
     if diagnoser is None:
         source = SnapshotSource(snapshot)
         diagnoser = Diagnoser(load_catalog(), lambda _n: source, [source.cluster.name])
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    client = web_client(env)
     bot = GpuBot(
         diagnoser=diagnoser,
-        store=Store.open(f"sqlite:///{tmp_path / 'store.db'}"),
+        store=store,
         config=config or SlackConfig(alert_channel="CALERTS"),
         env=env,
+        client=client,
         socket_mode=not http,
+        guard=guard(store, client) if guard is not None else None,
     )
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
     web = WebApp(
         triage=bot.triage_webhook,
-        webhook_secret=WEBHOOK_SECRET,
+        webhook_secret=env.webhook_secret,
         slack_handler=SlackRequestHandler(bot.app) if http else None,
     )
+    return serve(bot, web)
+
+
+def serve(bot: GpuBot, web: WebApp) -> Running:
+    """Serve an already built bot (e.g. `bot.cli.serve.build`) on a loopback port."""
     server = waitress.create_server(web, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -92,6 +115,7 @@ def signed_post(
     ts: int | None = None,
     extra: dict[str, str] | None = None,
     signature: str | None = None,
+    omit: tuple[str, ...] = (),
 ) -> tuple[int, str]:
     ts = int(time.time()) if ts is None else ts
     sig = signature or SignatureVerifier(secret).generate_signature(timestamp=str(ts), body=body)
@@ -101,6 +125,8 @@ def signed_post(
         "X-Slack-Signature": sig,
     }
     headers.update(extra or {})
+    for name in omit:
+        headers.pop(name, None)
     req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -118,6 +144,23 @@ def slash(
     response_url: str = "",
     **kw: Any,
 ):
+    return signed_post(
+        f"{url}/slack/events",
+        slash_body(text, channel=channel, user=user, response_url=response_url),
+        content_type="application/x-www-form-urlencoded",
+        **kw,
+    )
+
+
+def slash_body(
+    text: str,
+    *,
+    channel: str = "CINFRA",
+    user: str = "U123",
+    response_url: str = "",
+    trigger_id: str | None = None,
+) -> str:
+    """The form body Slack posts for `/gpu text`; each invocation has its own trigger_id."""
     form = {
         "token": "legacy-verification-token-unused",
         "team_id": "T0001",
@@ -130,18 +173,27 @@ def slash(
         "text": text,
         "api_app_id": "A1",
         "response_url": response_url,
-        "trigger_id": f"trig-{time.time_ns()}",
+        "trigger_id": trigger_id or f"trig-{time.time_ns()}",
     }
+    return urlencode(form)
+
+
+def event(url: str, message: dict[str, Any], *, event_id: str, retry: int | None = None, **kw: Any):
+    extra = (
+        {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+    )
     return signed_post(
         f"{url}/slack/events",
-        urlencode(form),
-        content_type="application/x-www-form-urlencoded",
+        event_body(message, event_id=event_id),
+        content_type="application/json",
+        extra=extra,
         **kw,
     )
 
 
-def event(url: str, message: dict[str, Any], *, event_id: str, retry: int | None = None, **kw: Any):
-    body = json.dumps(
+def event_body(message: dict[str, Any], *, event_id: str) -> str:
+    """The Events API envelope Slack posts for a message event."""
+    return json.dumps(
         {
             "token": "unused",
             "team_id": "T0001",
@@ -152,10 +204,4 @@ def event(url: str, message: dict[str, Any], *, event_id: str, retry: int | None
             "event": {"type": "message", **message},
             "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
         }
-    )
-    extra = (
-        {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
-    )
-    return signed_post(
-        f"{url}/slack/events", body, content_type="application/json", extra=extra, **kw
     )

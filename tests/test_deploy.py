@@ -22,12 +22,28 @@ from tests.test_live_parity import _config
 SECRET_ENV = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "GPUBOT_DATABASE_URL", "GPUBOT_WEBHOOK_SECRET"}
 # Token shapes that must never appear in a manifest: Slack tokens, URLs with a password.
 LITERAL_SECRET = re.compile(r"xox[abposr]-|xapp-|://[^/\s:@]+:[^/\s@]+@")
-# What guarded fixes write (a later issue); the write Roles may grant these and nothing else.
+# What guarded fixes need beyond the read role (tests/test_fix_kube.py records their calls);
+# the fix Roles may grant these and nothing else.
 FIX_WRITES = {
+    ("apps", "statefulsets/scale", "get"),  # held so gpubot may grant it to a pre-warm Role
     ("apps", "statefulsets/scale", "patch"),
+    ("apps", "deployments/scale", "get"),
     ("apps", "deployments/scale", "patch"),
+    ("kaito.sh", "inferencesets", "list"),  # a KAITO workload's InferenceSet, read by name
+    ("kaito.sh", "inferencesets/scale", "get"),  # held so gpubot may grant it, as above
+    ("kaito.sh", "inferencesets/scale", "patch"),
     ("batch", "cronjobs", "create"),
-    ("batch", "cronjobs", "patch"),
+    ("batch", "cronjobs", "update"),
+    ("batch", "cronjobs", "delete"),
+    ("", "serviceaccounts", "list"),  # the pre-warm's own RBAC objects, read by name
+    ("", "serviceaccounts", "create"),
+    ("", "serviceaccounts", "delete"),
+    ("rbac.authorization.k8s.io", "roles", "list"),
+    ("rbac.authorization.k8s.io", "roles", "create"),
+    ("rbac.authorization.k8s.io", "roles", "delete"),
+    ("rbac.authorization.k8s.io", "rolebindings", "list"),
+    ("rbac.authorization.k8s.io", "rolebindings", "create"),
+    ("rbac.authorization.k8s.io", "rolebindings", "delete"),
     ("", "pods", "delete"),
     ("", "pods/eviction", "create"),
     ("", "configmaps", "patch"),

@@ -59,3 +59,8 @@ def test_wheel_in_a_fresh_virtualenv_runs_the_demo_diagnosis(tmp_path) -> None:
     doc = json.loads(out)
     assert doc["findings"], "the demo diagnosis found its playbooks and ran them"
     _run([str(env_dir / "bin" / "gpubot"), "playbooks", "lint"], cwd=elsewhere, env=env)
+    # What the image's entrypoint (`gpubot serve`) imports: every subpackage made the wheel.
+    serving = (
+        "import bot.cli.serve, bot.slack.app, bot.slack.web, bot.sources.actuators, bot.logctx"
+    )
+    _run([str(py), "-c", serving], cwd=elsewhere, env=env)

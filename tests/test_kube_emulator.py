@@ -167,3 +167,64 @@ def test_discovery_serves_the_dynamic_client(api, tmp_path: Path) -> None:
     assert len(nodes.get().items) == 3
     with pytest.raises(dynamic.exceptions.ResourceNotFoundError):
         dyn.resources.get(api_version="kaito.sh/v1alpha1", kind="Workspace")
+
+
+def test_optimistic_concurrency_as_the_api_server(api) -> None:
+    """A stale resourceVersion on PATCH, PUT or the scale subresource, and a delete or eviction
+    precondition that does not match, are 409 Conflict and change nothing."""
+    emulator, api_client = api
+    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    sts = apps.read_namespaced_stateful_set(WS, NS)
+    stale = sts.metadata.resource_version
+    assert stale, "every object has a resourceVersion, even when its fixture has none"
+    apps.patch_namespaced_stateful_set(WS, NS, {"metadata": {"labels": {"team": "ml"}}})
+    writes = [
+        lambda: apps.patch_namespaced_stateful_set_scale(
+            WS, NS, {"metadata": {"resourceVersion": stale}, "spec": {"replicas": 5}}
+        ),
+        lambda: apps.patch_namespaced_stateful_set(
+            WS, NS, {"metadata": {"resourceVersion": stale}, "spec": {"replicas": 5}}
+        ),
+        lambda: apps.replace_namespaced_stateful_set(WS, NS, sts),
+    ]
+    for write in writes:
+        with pytest.raises(ApiException) as conflict:
+            write()
+        assert conflict.value.status == 409 and "has been modified" in conflict.value.body
+    assert apps.read_namespaced_stateful_set(WS, NS).spec.replicas == 1
+    pod = f"{WS}-0"
+    wrong = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid="not-this-pod"))
+    with pytest.raises(ApiException) as deleted:
+        core.delete_namespaced_pod(pod, NS, body=wrong)
+    assert deleted.value.status == 409 and "Precondition failed: UID" in deleted.value.body
+    eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod), delete_options=wrong)
+    with pytest.raises(ApiException) as evicted:
+        core.create_namespaced_pod_eviction(pod, NS, eviction)
+    assert evicted.value.status == 409
+    assert core.read_namespaced_pod(pod, NS).metadata.name == pod
+    right = client.V1DeleteOptions(
+        preconditions=client.V1Preconditions(uid=core.read_namespaced_pod(pod, NS).metadata.uid)
+    )
+    assert core.delete_namespaced_pod(pod, NS, body=right).metadata.name == pod
+    assert [w.method for w in emulator.writes].count("DELETE") == 2
+
+
+def test_fix_only_kinds_start_empty_and_are_discoverable(api, tmp_path: Path) -> None:
+    _, api_client = api
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    assert rbac.list_namespaced_role(NS).items == []
+    role = client.V1Role(
+        metadata=client.V1ObjectMeta(name="r"),
+        rules=[
+            client.V1PolicyRule(
+                api_groups=["apps"], resources=["statefulsets/scale"], verbs=["patch"]
+            )
+        ],
+    )
+    rbac.create_namespaced_role(NS, role)
+    with pytest.raises(ApiException) as twice:
+        rbac.create_namespaced_role(NS, role)
+    assert twice.value.status == 409 and "already exists" in twice.value.body
+    dyn = dynamic.DynamicClient(api_client, cache_file=str(tmp_path / "discovery.json"))
+    roles = dyn.resources.get(api_version="rbac.authorization.k8s.io/v1", kind="Role")
+    assert [r.metadata.name for r in roles.get(namespace=NS).items] == ["r"]

@@ -1,5 +1,6 @@
 """Single flight across runs: concurrent triages of one cluster ask the cluster once per
-question while the answers are fresh; a fresh run (the re-check after a fix) asks again. And
+question while the answers are fresh; after the source's forget() (the fix guard's re-check)
+or in a `fresh` run every question is asked again. And
 the Kubernetes source's fan-out never has more requests in flight than its bound."""
 
 from __future__ import annotations
@@ -77,9 +78,10 @@ def test_twenty_concurrent_triages_of_one_cluster_make_each_call_once(live) -> N
     arm = Counter((r.path, json.dumps(r.query, sort_keys=True)) for r in azure.requests)
     assert arm and max(arm.values()) == 1
 
-    diagnoser.run(None, fresh=True)  # the re-check after a fix reads the cluster again
+    diagnoser.sources(None).forget()  # what the fix guard does before its re-check
+    diagnoser.run(None)
     again = _calls(kube)
-    assert all(again[k] == 2 for k in calls), "a fresh run asks every question anew"
+    assert all(again[k] == 2 for k in calls), "after forget() every question is asked anew"
 
 
 def test_a_run_after_the_answers_aged_asks_again() -> None:
@@ -96,6 +98,8 @@ def test_a_run_after_the_answers_aged_asks_again() -> None:
     fresh.run(None)
     fresh.run(None)
     assert all(n == 1 for n in shared.calls.values()), "within share_seconds: one fetch"
+    fresh.run(None, fresh=True)
+    assert all(n == 2 for n in shared.calls.values()), "a fresh run asks again"
 
 
 def test_one_run_reads_each_question_once_even_when_shared_answers_expire() -> None:

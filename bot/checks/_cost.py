@@ -1,96 +1,27 @@
-"""Pure readers shared by rows 9, 10, 13 and 14: Go durations, kubelet pull messages, the
-autoscaler's scale-down rules, idle GPU nodes, serving pods and pre-warm CronJobs."""
+"""Pure readers behind row 9 (an idle GPU node never scales down): the autoscaler's scale-down
+settings, idle GPU nodes, and the cluster-autoscaler FAQ's rules for what pins a node."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.checks import azure as arm
+from bot.checks._pulls import parse_go_duration
+
+# Re-exported: the unit tests read the pull and serving-workload readers as _cost.*
+from bot.checks._pulls import parse_pulled as parse_pulled
+from bot.checks._pulls import pulling_image as pulling_image
+from bot.checks._pulls import registry_host as registry_host
+from bot.checks._workloads import MANAGED_BY as MANAGED_BY
+from bot.checks._workloads import is_serving as is_serving
+from bot.checks._workloads import prewarms_for as prewarms_for
+from bot.checks._workloads import workload_of as workload_of
 from bot.model import kube
 
 Obj = dict[str, Any]
-
-# ---- durations and kubelet pull messages ---------------------------------------------------
-
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-# Longer units first so "350ms" is not read as 350 minutes and a stray "s".
-_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-
-
-def parse_go_duration(text: object) -> timedelta | None:
-    """Go's time.Duration text (`7m12.513s`, `1h2m3.5s`, `350ms`); a bare number is seconds,
-    as AKS writes `max-graceful-termination-sec`. None when it is not a duration."""
-    value = str(text or "").strip()
-    if _BARE_NUMBER.fullmatch(value):
-        return timedelta(seconds=float(value))
-    total, pos = 0.0, 0
-    for part in _GO_PART.finditer(value):
-        if part.start() != pos:
-            return None
-        total += float(part.group(1)) * _GO_UNITS[part.group(2)]
-        pos = part.end()
-    return timedelta(seconds=total) if value and pos == len(value) else None
-
-
-_PULLED = re.compile(
-    r'Successfully pulled image "(?P<image>[^"]+)" in (?P<pull>[0-9a-zµμ.]+)'
-    r"(?: \((?P<total>[0-9a-zµμ.]+) including waiting\))?"
-    r"(?:\. Image size: (?P<size>\d+) bytes)?"
-)
-_PULLING = re.compile(r'Pulling image "(?P<image>[^"]+)"')
-
-
-@dataclass(frozen=True)
-class Pull:
-    image: str
-    pull: timedelta  # the pull itself
-    total: timedelta  # including time queued behind other pulls (kubelet >= 1.28)
-    size_bytes: int | None
-    pull_text: str = ""  # as kubelet wrote it, e.g. "7m12.513s"
-    total_text: str = ""
-
-
-def parse_pulled(message: str) -> Pull | None:
-    """A kubelet `Pulled` message -> Pull; None for `already present on machine` and others."""
-    match = _PULLED.search(message or "")
-    if match is None:
-        return None
-    pull = parse_go_duration(match.group("pull"))
-    if pull is None:
-        return None
-    total = parse_go_duration(match.group("total")) if match.group("total") else None
-    size = match.group("size")
-    return Pull(
-        match.group("image"),
-        pull,
-        max(total or pull, pull),
-        int(size) if size else None,
-        match.group("pull"),
-        match.group("total") or match.group("pull"),
-    )
-
-
-def pulling_image(message: str) -> str | None:
-    match = _PULLING.search(message or "")
-    return match.group("image") if match else None
-
-
-def registry_host(image: str) -> str:
-    """`mlmodels.azurecr.io/llama:1` -> `mlmodels.azurecr.io`; `vllm/vllm-openai` -> docker.io."""
-    first, _, rest = image.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return first.lower()
-    return "docker.io"
-
-
-def gigabytes(size_bytes: int) -> str:
-    return f"{size_bytes / 1e9:.1f} GB"
-
 
 # ---- the autoscaler profile -----------------------------------------------------------------
 
@@ -176,6 +107,10 @@ def idle_gpu_nodes(nodes: Iterable[Obj], pods: list[Obj]) -> list[IdleNode]:
                 since, why = finished, f"GPU pod {kube.ref(pod)} finished"
         out.append(IdleNode(node, since, why, tuple(live)))
     return out
+
+
+def node_age(node: Obj, now: datetime) -> timedelta:
+    return now - (kube.created(node) or now)
 
 
 def is_kaito_node(node: Obj) -> bool:
@@ -297,64 +232,3 @@ def _local_and_grace(pod: Obj, profile: Profile, out: Pins) -> None:
         out.reasons.append(
             f"terminationGracePeriodSeconds {grace} > max-graceful-termination-sec {limit}"
         )
-
-
-# ---- serving workloads and pre-warm CronJobs ------------------------------------------------
-
-BATCH_OWNERS = ("Job", "CronJob")
-
-
-def is_serving(pod: Obj) -> bool:
-    """Synchronous serving: a KAITO workspace pod, or a GPU pod, that is not a batch Job
-    (KAITO tuning workspaces run as Jobs and carry the workspace label too)."""
-    if kube.owner_kind(pod) in BATCH_OWNERS:
-        return False
-    return kube.WORKSPACE_LABEL in kube.labels(pod) or kube.requests_gpu(pod)
-
-
-def workload_of(pod: Obj) -> str:
-    """`statefulset/ws`, `deployment/vllm` (ReplicaSet name minus its pod-template-hash)."""
-    kind, name = kube.owner_kind(pod), kube.owner_name(pod) or kube.name(pod)
-    template_hash = kube.labels(pod).get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and name.endswith("-" + template_hash):
-        return "deployment/" + name.removesuffix("-" + template_hash)
-    return f"{(kind or 'pod').lower()}/{name}"
-
-
-def cronjob_command(cronjob: Obj) -> str:
-    spec = (
-        (((cronjob.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}).get("template")
-        or {}
-    ).get("spec") or {}
-    words = []
-    for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
-        words += [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
-    return " ".join(words)
-
-
-def prewarms_for(ns: str, workload: str, names: Iterable[str], cronjobs: list[Obj]) -> list[Obj]:
-    """CronJobs that scale this workload up: the command says `scale` and names the workload
-    (its kind/name, bare name or KAITO workspace), or gpubot made it for this namespace."""
-    wanted = {n for n in names if n} | {workload, workload.split("/", 1)[-1]}
-    out = []
-    for cj in cronjobs:
-        command = cronjob_command(cj)
-        same_ns = (
-            kube.namespace(cj) == ns
-            or _names(f"-n {ns}", command)
-            or _names(f"--namespace={ns}", command)
-            or _names(f"--namespace {ns}", command)
-        )
-        by_command = "scale" in command and same_ns and any(_names(w, command) for w in wanted)
-        by_label = kube.labels(cj).get(MANAGED_BY) == "gpubot" and kube.namespace(cj) == ns
-        if by_command or by_label:
-            out.append(cj)
-    return out
-
-
-MANAGED_BY = "app.kubernetes.io/managed-by"
-
-
-def _names(name: str, text: str) -> bool:
-    """`name` as a whole token: `ws` must not match `ws-v2` or `my-ws`."""
-    return re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", text) is not None

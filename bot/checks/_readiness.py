@@ -1,4 +1,4 @@
-"""Pure readers behind the morning readiness rungs (see bot/checks/readiness.py).
+"""Pure readers behind the morning readiness rungs (see bot/checks/readiness*.py).
 
 Kept apart from the checks so the parsing (probe bodies, CronJob commands, device-plugin logs,
 AKS node names) is unit-testable on its own with real-looking inputs.
@@ -11,10 +11,30 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+from bot.checks import azure as arm
 from bot.model import kube
+from bot.model.domain import looks_like_gpu_sku
 from bot.model.text import clip
 
 Obj = dict[str, Any]
+
+
+class RungParams(BaseModel):
+    """Parameters of a readiness rung: strict, like every check's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def gpu_pools(pools_body: Any) -> list[Obj]:
+    """The agent pools of an Agent Pools - List body whose VM size is a GPU SKU."""
+    return [
+        p
+        for p in arm.agent_pools(pools_body)
+        if looks_like_gpu_sku(arm.pool_props(p).get("vmSize"))
+    ]
+
 
 # Device plugin as the AKS docs / KAITO chart (name=...) and the GPU Operator (app=...) label it.
 PLUGIN_NAMES = ("nvidia-device-plugin-daemonset",)
@@ -103,6 +123,27 @@ def pool_from_node_name(node_name: str) -> str | None:
     return match.group("pool") if match else None
 
 
+def pool_of_node(node_name: str, nodes: list[Obj] | None) -> str | None:
+    """The node's agent pool: its label when the node is still listed, else its AKS name."""
+    live = kube.by_name(nodes or []).get(node_name)
+    return (kube.pool_name(live) if live else None) or pool_from_node_name(node_name)
+
+
+def pool_floor(pool: str | None, pools: dict[str, Obj]) -> tuple[str, Obj | None]:
+    """`, pool gpubatch minCount 1` and a pool-min-count offer when the pool keeps a node warm."""
+    props = pools.get(pool or "")
+    if props is None:
+        return (f", pool {pool}" if pool else ""), None
+    if not props.get("enableAutoScaling"):
+        return f", pool {pool} fixed at {props.get('count')} nodes", None
+    low = int(props.get("minCount") or 0)
+    if str(props.get("mode", "")).lower() == "system":
+        # AKS keeps system pods on a System pool's node: its minimum cannot go to 0.
+        return f", System pool {pool} minCount {low}", None
+    offer = {"pool": pool, "min_count": 0, "max_count": props.get("maxCount")} if low >= 1 else None
+    return f", pool {pool} minCount {low}", offer
+
+
 def probe_models(body: Any) -> list[str]:
     """Model ids in an OpenAI-style /v1/models body (a JSON string or an already parsed object)."""
     if isinstance(body, str):
@@ -141,6 +182,9 @@ class Workload:
     name: str
     kind: str  # statefulset | deployment | workspace
     selector: dict[str, str]
+    workspace: str | None = None  # the KAITO Workspace running it
+    inferenceset: str | None = None  # the InferenceSet that Workspace belongs to
+    controller: str | None = None  # "Kind name" owning a non-KAITO StatefulSet/Deployment
 
     @property
     def ref(self) -> str:
@@ -217,15 +261,21 @@ def inference_workloads(
             continue
         sel = (((ws.get("resource") or {}).get("labelSelector")) or {}).get("matchLabels") or {}
         key = (kube.namespace(ws), kube.name(ws))
-        out.append(Workload(key[0], key[1], kinds.get(key, "workspace"), dict(sel)))
+        kind = kinds.get(key, "workspace")
+        out.append(Workload(*key, kind, dict(sel), key[1], kube.inferenceset_of(ws)))
     for kind, objs in (("statefulset", statefulsets), ("deployment", deployments)):
         for obj in objs or []:
             if _owned_by_workspace(obj) or not _requests_gpu(obj):
                 continue
             spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+            owner = kube.owner_kind(obj)
             out.append(
                 Workload(
-                    kube.namespace(obj), kube.name(obj), kind, dict(spec.get("nodeSelector") or {})
+                    kube.namespace(obj),
+                    kube.name(obj),
+                    kind,
+                    dict(spec.get("nodeSelector") or {}),
+                    controller=f"{owner} {kube.owner_name(obj)}" if owner else None,
                 )
             )
     return out

@@ -1,23 +1,25 @@
 """Shared reading for the scheduling rows: where a GPU pod could land, and why it does not.
 
 A *target* is a place a GPU pod could run: a GPU node, or a GPU agent pool that has no node
-yet (scale from zero), whose labels and taints come from ARM. Scheduler and autoscaler event
-messages are parsed here so every check quotes and reads them the same way.
+yet (scale from zero), whose labels and taints come from ARM. What the scheduler said about a
+pod is read in _sched_events, the taint manager's evictions in _evictions.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.checks import azure as arm
+
+# Re-exported: the unit tests read these as _scheduling.*
+from bot.checks._evictions import taint_evictions as taint_evictions
+from bot.checks._sched_events import parse_failed_scheduling as parse_failed_scheduling
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.domain import looks_like_gpu_sku
-from bot.model.text import clip, duration
 
 Obj = dict[str, Any]
 HARD_EFFECTS = ("NoSchedule", "NoExecute")
@@ -30,70 +32,6 @@ LIFECYCLE_TAINTS = (
     "DeletionCandidateOfClusterAutoscaler",
 )
 DONE_PHASES = ("Succeeded", "Failed")
-
-# ---- scheduler messages ------------------------------------------------------------------
-
-_HEAD = re.compile(r"^\s*(\d+)/(\d+) nodes are available:?\s*")
-_ITEM = re.compile(r"(\d+) (.*?)(?=, \d+ |$)")
-_TAINT = re.compile(r"had (?:untolerated )?taint \{([^}]*)\}")
-_INSUFFICIENT = re.compile(r"Insufficient (\S+?)[,.]?$")
-
-
-@dataclass(frozen=True)
-class SchedulingFailure:
-    """`0/3 nodes are available: 1 node(s) had untolerated taint {sku: gpu}, 2 ...`."""
-
-    available: int | None
-    total: int | None
-    reasons: tuple[tuple[int, str], ...] = ()
-
-    @property
-    def taints(self) -> list[tuple[str, str]]:
-        """(key, value) of every taint the scheduler said was not tolerated."""
-        out = []
-        for _, text in self.reasons:
-            match = _TAINT.search(text)
-            if match:
-                key, _, value = match.group(1).partition(":")
-                out.append((key.strip(), value.strip()))
-        return out
-
-    @property
-    def insufficient(self) -> list[str]:
-        """Resources the scheduler found short (`nvidia.com/gpu`, `cpu`, ...)."""
-        out = []
-        for _, text in self.reasons:
-            match = _INSUFFICIENT.search(text.strip())
-            if match:
-                out.append(match.group(1))
-        return out
-
-    @property
-    def selector_mismatch(self) -> int:
-        """Nodes that failed the pod's nodeSelector / node affinity."""
-        return sum(n for n, text in self.reasons if "didn't match" in text and "selector" in text)
-
-
-def parse_failed_scheduling(message: str) -> SchedulingFailure | None:
-    """Parse a FailedScheduling / NotTriggerScaleUp message; None if it is neither shape.
-
-    The preemption tail (`. preemption: 0/3 nodes ...`) repeats the counts for the
-    preemption pass and is dropped. Old (<1.25) taint wording is read too.
-    """
-    text = message.split(" preemption:", 1)[0].strip()
-    head = _HEAD.match(text)
-    if head:
-        available, total = int(head.group(1)), int(head.group(2))
-        text = text[head.end() :]
-    elif text.startswith("pod didn't trigger scale-up"):
-        available = total = None
-        text = re.sub(r"^pod didn't trigger scale-up[^:]*:\s*", "", text)
-    else:
-        return None
-    text = text.rstrip(". ")
-    reasons = tuple((int(n), item.strip()) for n, item in _ITEM.findall(text))
-    return SchedulingFailure(available, total, reasons)
-
 
 # ---- taints, tolerations, selectors ------------------------------------------------------
 
@@ -313,158 +251,3 @@ def gpu_in_use(pods: list[Obj]) -> dict[str, dict[str, int]]:
 
 def gpus_text(gpus: Mapping[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(gpus.items())) or "no GPU resource"
-
-
-# ---- events ------------------------------------------------------------------------------
-
-
-def pod_events(
-    events: list[Obj] | None,
-    pod: Obj,
-    ctx: CheckContext,
-    reasons: tuple[str, ...] = ("FailedScheduling",),
-) -> list[Obj]:
-    """This pod's events of these reasons within the lookback, oldest first."""
-    if not events:
-        return []
-    window = ctx.now - ctx.thresholds.lookback
-    mine = [
-        e
-        for e in kube.recent_events(events, ctx.now, window, reasons=reasons)
-        if kube.involved(e).get("name") == kube.name(pod)
-        and kube.involved(e).get("namespace", kube.namespace(pod)) == kube.namespace(pod)
-    ]
-    return sorted(mine, key=lambda e: kube.event_time(e) or ctx.now)
-
-
-def event_quote(event: Obj, ctx: CheckContext, limit: int = 200) -> str:
-    """`FailedScheduling x9, last 2 min ago: "0/3 nodes are available: ..."`.
-
-    The scheduler's preemption tail repeats the counts and is left out of the quote.
-    """
-    when = kube.event_time(event)
-    ago = f", last {duration(ctx.now - when)} ago" if when else ""
-    message = kube.event_message(event).split(" preemption:", 1)[0]
-    return f"{event.get('reason')} x{kube.event_count(event)}{ago}: '{clip(message, limit)}'"
-
-
-def last_failure(
-    events: list[Obj] | None, pod: Obj, ctx: CheckContext
-) -> tuple[Obj, SchedulingFailure] | None:
-    for event in reversed(pod_events(events, pod, ctx)):
-        parsed = parse_failed_scheduling(kube.event_message(event))
-        if parsed is not None:
-            return event, parsed
-    return None
-
-
-def data(ev: Mapping[str, Any], name: str) -> Any:
-    """An optional input's data, None when it is absent or unavailable."""
-    answer = ev.get(name)
-    return answer.data if answer is not None and answer.available else None
-
-
-def unavailable(ev: Mapping[str, Any], *names: str) -> list[str]:
-    return [
-        f"{ev[n].source} unavailable: {ev[n].unavailable}"
-        for n in names
-        if n in ev and not ev[n].available
-    ]
-
-
-# ---- taint-manager evictions -------------------------------------------------------------
-
-_MARK = re.compile(r"Marking for deletion Pod (\S+)/(\S+)")
-_CANCEL = re.compile(r"Cancelling deletion of Pod (\S+)/(\S+)")
-
-
-@dataclass(frozen=True)
-class Eviction:
-    namespace: str
-    name: str
-    when: datetime
-    how: str  # what was read: the event, or the pod's DisruptionTarget condition
-    node: str | None = None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-def _event_pod(event: Obj, pattern: re.Pattern[str]) -> tuple[str, str] | None:
-    match = pattern.search(kube.event_message(event))
-    if match:
-        return match.group(1), match.group(2)
-    obj = kube.involved(event)
-    if (
-        obj.get("kind") == "Pod"
-        and pattern is _MARK
-        and "evict" in kube.event_message(event).lower()
-    ):
-        return str(obj.get("namespace", "")), str(obj.get("name", ""))
-    return None
-
-
-def _condition_evictions(
-    pods: list[Obj], window: datetime, now: datetime
-) -> dict[tuple[str, str], Eviction]:
-    """Pods still terminating with DisruptionTarget reason DeletionByTaintManager."""
-    out = {}
-    for pod in pods:
-        cond = kube.condition(pod, "DisruptionTarget") or {}
-        when = kube.parse_time(cond.get("lastTransitionTime"))
-        if cond.get("reason") == "DeletionByTaintManager" and when and window <= when <= now:
-            how = f"DisruptionTarget DeletionByTaintManager: '{clip(str(cond.get('message', '')))}'"
-            key = (kube.namespace(pod), kube.name(pod))
-            out[key] = Eviction(*key, when, how, kube.node_name(pod))
-    return out
-
-
-def taint_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> list[Eviction]:
-    """Pods the taint manager deleted within the lookback, minus deletions it cancelled.
-
-    Read from `TaintManagerEviction` events ("Marking for deletion Pod ns/name") and from
-    pods still terminating with condition DisruptionTarget reason DeletionByTaintManager.
-    """
-    window = ctx.now - ctx.thresholds.lookback
-    marked: dict[tuple[str, str], Eviction] = {}
-    cancelled: dict[tuple[str, str], datetime] = {}
-    by_uid = {str(kube.meta(p).get("uid")): p for p in pods}
-    for event in kube.recent_events(events, ctx.now, window, reasons=("TaintManagerEviction",)):
-        when = kube.event_time(event) or ctx.now
-        if (key := _event_pod(event, _CANCEL)) is not None:
-            cancelled[key] = max(when, cancelled.get(key, when))
-        elif (key := _event_pod(event, _MARK)) is not None:
-            pod = by_uid.get(str(kube.involved(event).get("uid")))
-            node = kube.node_name(pod) if pod else None
-            marked[key] = Eviction(
-                *key, when, f"{event.get('reason')}: '{clip(kube.event_message(event))}'", node
-            )
-    for key, eviction in _condition_evictions(pods, window, ctx.now).items():
-        marked.setdefault(key, eviction)
-    return [
-        e
-        for key, e in sorted(marked.items())
-        if ctx.scope.admits(e.namespace) and not (key in cancelled and cancelled[key] >= e.when)
-    ]
-
-
-def kubelet_evictions(events: list[Obj], pods: list[Obj], ctx: CheckContext) -> list[str]:
-    """Node-pressure evictions by the kubelet in the lookback: a taint eviction's look-alike."""
-    window = ctx.now - ctx.thresholds.lookback
-    out = {}
-    for event in kube.recent_events(events, ctx.now, window, reasons=("Evicted",)):
-        obj = kube.involved(event)
-        when = kube.event_time(event) or ctx.now
-        out[f"{obj.get('namespace')}/{obj.get('name')}"] = (when, kube.event_message(event))
-    for pod in pods:
-        if (pod.get("status") or {}).get("reason") == "Evicted" and kube.ref(pod) not in out:
-            cond = kube.condition(pod, "DisruptionTarget") or {}
-            when = kube.parse_time(cond.get("lastTransitionTime"))
-            if when is not None and window <= when <= ctx.now:
-                out[kube.ref(pod)] = (when, str((pod.get("status") or {}).get("message", "")))
-    return [
-        f"{ref} was evicted by the kubelet {duration(ctx.now - when)} ago, not by a taint: "
-        f"'{clip(msg, 120)}'"
-        for ref, (when, msg) in sorted(out.items())
-    ]

@@ -6,11 +6,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.checks import _evidence as evi
+from bot.checks import azure as arm
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.text import clip, duration
 
 Obj = dict[str, Any]
+# The inputs a stall is read from (each optional: what is unread only leaves stalls unseen).
+STALL_INPUTS = {
+    "workspaces": "kubernetes.list",
+    "nodeclaims": "kubernetes.list",
+    "pods": "kubernetes.list",
+    "events": "kubernetes.list",
+    "nodes": "kubernetes.list",
+}
 QUOTA_WORDS = ("quota", "lowprioritycores", "family cores", "total regional cores")
 AVAILABILITY_WORDS = (
     "skunotavailable",
@@ -186,6 +196,19 @@ def all_stalls(
     if pods is not None:
         stalls += pending_gpu_stalls(pods, events or [], nodes or [], pools or [], ctx)
     return stalls
+
+
+def stalls_from(ev: evi.Evidence, ctx: CheckContext) -> list[Stall]:
+    """Every stall in the STALL_INPUTS (and `agent_pools`) that could be read."""
+    return all_stalls(
+        workspaces=evi.data(ev, "workspaces"),
+        nodeclaims=evi.data(ev, "nodeclaims"),
+        pods=evi.data(ev, "pods"),
+        events=evi.data(ev, "events"),
+        nodes=evi.data(ev, "nodes"),
+        pools=arm.agent_pools(evi.data(ev, "agent_pools")),
+        ctx=ctx,
+    )
 
 
 def mentions(stalls: list[Stall], words: tuple[str, ...]) -> list[Stall]:

@@ -1,8 +1,8 @@
-"""Reading vLLM: container logs (OOM before or after the server came up) and /metrics.
+"""Reading vLLM's container logs: CUDA OOMs before or after the server came up, and when.
 
-Shared by the GPU-memory rows (5, 6, 11, 12). Pure functions over the shapes the evidence
-layer answers with: pod logs `{namespace, pod, container, previous, text}`, pod metrics
-`{namespace, pod, samples: [{name, labels, value}] | None}`, Kubernetes objects as dicts.
+Shared by the GPU-memory rows (5, 6, 12). Pure functions over the shapes the evidence layer
+answers with: pod logs `{namespace, pod, container, previous, text}`, Kubernetes objects as
+dicts. Its /metrics are read in _vllm_metrics, its inference config in _vllm_config.
 """
 
 from __future__ import annotations
@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import yaml
-
+# Re-exported: the unit tests read the /metrics and inference-config readers as _vllm.*
+from bot.checks._vllm_config import WorkspaceConfig as WorkspaceConfig
+from bot.checks._vllm_config import arg_int as arg_int
+from bot.checks._vllm_config import cap_offer as cap_offer
+from bot.checks._vllm_config import config_int as config_int
+from bot.checks._vllm_config import halve_context as halve_context
+from bot.checks._vllm_config import vllm_config as vllm_config
+from bot.checks._vllm_metrics import pod_metrics as pod_metrics
 from bot.model import kube
 from bot.model.text import clip, parse_time
 
@@ -26,9 +32,6 @@ OOM_PATTERNS = ("cuda out of memory", "outofmemoryerror", "cuda error: out of me
 # Lines vLLM/uvicorn print once the model is loaded and the KV cache is allocated: an OOM
 # after one of these happened while serving, an OOM before it while loading.
 READY_MARKERS = ("Application startup complete", "Uvicorn running on", "Starting vLLM API server")
-KV_METRICS = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")  # renamed in vLLM 0.9.2
-RUNNING, WAITING = "vllm:num_requests_running", "vllm:num_requests_waiting"
-DEFAULT_MAX_NUM_SEQS = 256  # vLLM's default --max-num-seqs
 
 # vLLM's logger prints `INFO 11-27 07:31:02` (no year), sometimes after a `(EngineCore pid=1)`
 # prefix; `kubectl logs --timestamps` prefixes RFC 3339.
@@ -229,167 +232,3 @@ def oom_killed(pods: Iterable[Obj], now: datetime, lookback: timedelta) -> list[
             ):
                 out.append((pod, term))
     return out
-
-
-# ---- metrics -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PodMetrics:
-    namespace: str
-    pod: str
-    read: bool  # the pod's /metrics was captured
-    kv: float | None
-    kv_metric: str | None
-    running: float | None
-    waiting: float | None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.pod}"
-
-    def describe(self) -> str:
-        if not self.read:
-            return f"{self.ref}: /metrics not captured"
-        kv = (
-            f"KV cache {self.kv:.0%} ({self.kv_metric} {self.kv:g})"
-            if self.kv is not None
-            else ("no KV-cache metric (neither " + " nor ".join(KV_METRICS) + ")")
-        )
-        return f"{self.ref}: {kv}, {_n(self.running)} running, {_n(self.waiting)} waiting"
-
-
-def _n(value: float | None) -> str:
-    return "?" if value is None else f"{value:g}"
-
-
-def _values(samples: list[Obj], name: str) -> list[float]:
-    return [
-        float(s["value"]) for s in samples if s.get("name") == name and s.get("value") is not None
-    ]
-
-
-def pod_metrics(entry: Obj) -> PodMetrics:
-    """KV usage (max over engines, either metric name) and request gauges (summed)."""
-    samples = entry.get("samples")
-    ns, pod = str(entry.get("namespace")), str(entry.get("pod"))
-    if samples is None:
-        return PodMetrics(ns, pod, False, None, None, None, None)
-    kv, kv_metric = None, None
-    for name in KV_METRICS:
-        values = _values(samples, name)
-        if values and (kv is None or max(values) > kv):
-            kv, kv_metric = max(values), name
-    running, waiting = _values(samples, RUNNING), _values(samples, WAITING)
-    return PodMetrics(
-        ns,
-        pod,
-        True,
-        kv,
-        kv_metric,
-        sum(running) if running else None,
-        sum(waiting) if waiting else None,
-    )
-
-
-# ---- the workspace's inference config -------------------------------------------------------
-
-
-def vllm_config(configmap: Obj | None) -> Obj | None:
-    """The `vllm:` section of a KAITO inference ConfigMap (YAML inside a string), or None."""
-    text = ((configmap or {}).get("data") or {}).get("inference_config.yaml")
-    if not text:
-        return None
-    try:
-        body = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    section = body.get("vllm") if isinstance(body, dict) else None
-    return section if isinstance(section, dict) else None
-
-
-def config_int(section: Obj | None, key: str) -> int | None:
-    value = (section or {}).get(key)
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def arg_int(pod: Obj, flag: str) -> int | None:
-    """`--flag=N` or `--flag N` among the pod's container args/command."""
-    for c in kube.containers(pod):
-        words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
-        for i, word in enumerate(words):
-            value = (
-                word.split("=", 1)[1]
-                if word.startswith(flag + "=")
-                else (words[i + 1] if word == flag and i + 1 < len(words) else None)
-            )
-            if value is not None and value.isdigit():
-                return int(value)
-    return None
-
-
-def halve_context(current: int) -> int:
-    """Half the context, floored to vLLM's 256-token granularity, never below 256."""
-    return max(256, (current // 2) // 256 * 256)
-
-
-@dataclass(frozen=True)
-class WorkspaceConfig:
-    namespace: str
-    workspace: str
-    configmap: str | None
-    section: Obj | None  # the vllm: section, None if the ConfigMap is missing or unreadable
-
-
-def workspace_config(
-    pod: Obj, workspaces: list[Obj] | None, configmaps: list[Obj] | None
-) -> WorkspaceConfig | None:
-    """The KAITO workspace serving this pod and its inference ConfigMap, when readable."""
-    name = kube.workspace_of(pod)
-    if not name or workspaces is None:
-        return None
-    ws = next(
-        (
-            w
-            for w in workspaces
-            if kube.name(w) == name and kube.namespace(w) == kube.namespace(pod)
-        ),
-        None,
-    )
-    if ws is None:
-        return None
-    cm_name = (ws.get("inference") or {}).get("config")
-    cm = next(
-        (
-            c
-            for c in configmaps or []
-            if kube.name(c) == cm_name and kube.namespace(c) == kube.namespace(ws)
-        ),
-        None,
-    )
-    return WorkspaceConfig(kube.namespace(ws), name, cm_name, vllm_config(cm))
-
-
-def cap_offer(cfg: WorkspaceConfig) -> tuple[Obj | None, str]:
-    """Params for the cap-max-model-len fix, or None and why it cannot be offered."""
-    if not cfg.configmap:
-        return (
-            None,
-            f"workspace {cfg.namespace}/{cfg.workspace} has no inference.config ConfigMap to edit",
-        )
-    current = config_int(cfg.section, "max-model-len")
-    if current is None:
-        return None, (
-            f"ConfigMap {cfg.namespace}/{cfg.configmap} sets no max-model-len (or was not readable)"
-        )
-    params = {
-        "namespace": cfg.namespace,
-        "configmap": cfg.configmap,
-        "workspace": cfg.workspace,
-        "current": current,
-        "new_max_model_len": halve_context(current),
-    }
-    return params, f"ConfigMap {cfg.namespace}/{cfg.configmap}: max-model-len {current}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.model.domain import gpu_sku
+from bot.model.domain import AUTOSCALER_DEFAULTS, gpu_sku
 
 Body = dict[str, Any]
 
@@ -88,15 +88,6 @@ def pool_is_spot(pool: Body) -> bool:
 
 def autoscaler_profile(managed_cluster: Body | None) -> Body:
     return ((managed_cluster or {}).get("properties") or {}).get("autoScalerProfile") or {}
-
-
-AUTOSCALER_DEFAULTS = {
-    "scale-down-unneeded-time": "10m",
-    "scale-down-delay-after-add": "10m",
-    "skip-nodes-with-system-pods": "true",
-    "skip-nodes-with-local-storage": "false",
-    "max-graceful-termination-sec": "600",
-}
 
 
 def profile_value(managed_cluster: Body | None, key: str) -> tuple[str, bool]:

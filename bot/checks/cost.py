@@ -1,36 +1,23 @@
-"""Row 9 (an idle GPU node never scales down) and row 10 (cold start after scale-to-zero)."""
+"""Row 9: an idle GPU node never scales down (a pod pins it, scale-down is disabled, or its
+pool sits at its minimum), and what the idle hours cost so far. Row 10 is in cost_coldstart."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from bot.checks import _cost
+from bot.checks import _evidence as evi
 from bot.checks import azure as arm
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.domain import format_money, hourly_price
-from bot.model.evidence import Answer
 from bot.model.text import duration, names
 from bot.model.verdicts import StepResult
 
 Obj = dict[str, Any]
-
-
-def _data(ev: Mapping[str, Answer], name: str) -> Any:
-    answer = ev.get(name)
-    return answer.data if answer is not None and answer.available else None
-
-
-def _why(ev: Mapping[str, Answer], name: str) -> str:
-    return f"{ev[name].source} unavailable: {ev[name].unavailable}"
-
-
-# ---- row 9: idle GPU nodes ------------------------------------------------------------------
 
 IDLE_INPUTS = {
     "nodes": "kubernetes.list",
@@ -53,9 +40,9 @@ class Idle:
         return self.waiting if self.profile.missing else self.overdue
 
 
-def _idle(ev: Mapping[str, Answer], ctx: CheckContext) -> Idle:
-    missing = None if ev["managed_cluster"].available else _why(ev, "managed_cluster")
-    profile = _cost.profile_from(_data(ev, "managed_cluster"), missing)
+def _idle(ev: evi.Evidence, ctx: CheckContext) -> Idle:
+    missing = None if ev["managed_cluster"].available else evi.why_unread(ev, "managed_cluster")
+    profile = _cost.profile_from(evi.data(ev, "managed_cluster"), missing)
     pods = list(ev["gpu_pods"].data)
     idle = _cost.idle_gpu_nodes(ev["nodes"].data, pods)
     idle_names = {n.name for n in idle}
@@ -75,11 +62,7 @@ def _overdue(node: _cost.IdleNode, profile: _cost.Profile, ctx: CheckContext) ->
     # Scale-down also waits scale-down-delay-after-add after the node's own scale-up.
     unneeded = profile.unneeded or timedelta(0)
     after_add = profile.delay_after_add or unneeded
-    return node.idle(ctx.now) >= unneeded and _age(node.node, ctx) >= after_add
-
-
-def _age(node: Obj, ctx: CheckContext) -> timedelta:
-    return ctx.now - (kube.created(node) or ctx.now)
+    return node.idle(ctx.now) >= unneeded and _cost.node_age(node.node, ctx.now) >= after_add
 
 
 def _idle_line(node: _cost.IdleNode, ctx: CheckContext) -> str:
@@ -90,10 +73,12 @@ def _idle_line(node: _cost.IdleNode, ctx: CheckContext) -> str:
     )
 
 
-def _nothing_idle(idle: Idle, ctx: CheckContext, *, cause: bool = True) -> StepResult | None:
-    """The shared verdict when there is no idle node to examine (None = there is)."""
+def _idle_to_judge(ev: evi.Evidence, ctx: CheckContext, *, cause: bool = True) -> Idle | StepResult:
+    """The idle GPU nodes, or the verdict every row-9 step shares when there is none to examine
+    (for a cause step, none overdue nor idle with the timer unknown)."""
+    idle = _idle(ev, ctx)
     if idle.overdue or (cause and idle.candidates):
-        return None
+        return idle
     if idle.waiting and idle.profile.missing:
         return StepResult.inconclusive(
             *(_idle_line(n, ctx) for n in idle.waiting[:3]),
@@ -112,12 +97,11 @@ def _nothing_idle(idle: Idle, ctx: CheckContext, *, cause: bool = True) -> StepR
 
 
 @check("cost.idle_gpu_node", inputs=IDLE_INPUTS, optional=("managed_cluster",))
-def idle_gpu_node(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def idle_gpu_node(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A GPU node runs no GPU pod for longer than the autoscaler's scale-down-unneeded-time."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx, cause=False)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx, cause=False)
+    if isinstance(idle, StepResult):
+        return idle
     first = idle.overdue[0]
     return StepResult.confirmed(
         *(
@@ -136,14 +120,14 @@ def idle_gpu_node(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> S
     inputs={**IDLE_INPUTS, "pdbs": "kubernetes.list"},
     optional=("managed_cluster", "pdbs"),
 )
-def pinning_pods(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def pinning_pods(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A pod on the idle GPU node that the cluster autoscaler will not evict."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
-    if verdict is not None:
-        return verdict
-    pdbs = _data(ev, "pdbs")
+    idle = _idle_to_judge(ev, ctx)
+    if isinstance(idle, StepResult):
+        return idle
+    pdbs = evi.data(ev, "pdbs")
     pins, unknown, harmless, system = [], [], [], False
+    returning: set[tuple[str, str]] = set()
     for node in idle.candidates:
         for pod in node.pods:
             found = _cost.pin_reasons(pod, idle.profile, pdbs)
@@ -158,6 +142,8 @@ def pinning_pods(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> St
                         "why": "; ".join(found.reasons),
                     }
                 )
+                if kube.owner_kind(pod) == "DaemonSet" or _cost.MIRROR in kube.annotations(pod):
+                    returning.add((kube.namespace(pod), kube.name(pod)))
             else:
                 harmless.append(f"{kube.ref(pod)} ({kube.owner_kind(pod) or 'bare pod'})")
     lines = [f"{p['namespace']}/{p['pod']} pins {p['node']}: {p['why']}" for p in pins]
@@ -166,6 +152,9 @@ def pinning_pods(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> St
             *lines,
             *unknown,
             pinning=pins,
+            # What evict-pinning-pod can free the node of: a DaemonSet or static (mirror) pod
+            # comes straight back on the same node, so evicting it is never offered.
+            evictable=[p for p in pins if (p["namespace"], p["pod"]) not in returning],
             system_pod_pins=system,
             pinning_pod=f"{pins[0]['namespace']}/{pins[0]['pod']}",
         )
@@ -176,12 +165,11 @@ def pinning_pods(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> St
 
 
 @check("cost.scale_down_disabled", inputs=IDLE_INPUTS, optional=("managed_cluster",))
-def scale_down_disabled(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def scale_down_disabled(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """The idle GPU node carries cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx)
+    if isinstance(idle, StepResult):
+        return idle
     marked = [
         n.name
         for n in idle.candidates
@@ -202,14 +190,13 @@ def scale_down_disabled(ev: Mapping[str, Answer], params: Any, ctx: CheckContext
     inputs={**IDLE_INPUTS, "agent_pools": "azure.agent_pools"},
     optional=("managed_cluster",),
 )
-def pool_at_minimum(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def pool_at_minimum(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """The idle node's agent pool is at its autoscaler minimum (or not autoscaled at all)."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx)
+    if isinstance(idle, StepResult):
+        return idle
     pools = arm.agent_pools(ev["agent_pools"].data)
-    floor, above, unknown, floor_pools = [], [], [], set()
+    floor, above, unknown, floor_pools = [], [], [], {}
     for node in idle.candidates:
         pool = _cost.pool_of(node.node, pools)
         if _cost.is_kaito_node(node.node):
@@ -218,11 +205,14 @@ def pool_at_minimum(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) ->
             unknown.append(f"{node.name}: pool {kube.pool_name(node.node)} not in agent pools")
         elif _at_floor(pool):
             floor.append(f"{node.name}: {_pool_line(pool)}")
-            floor_pools.add(str(pool.get("name")))
+            floor_pools[str(pool.get("name"))] = pool
         else:
             above.append(f"{node.name}: {_pool_line(pool)}")
     if floor:
-        return StepResult.confirmed(*floor, *unknown, floor_pools=sorted(floor_pools))
+        offers = [o for p in floor_pools.values() if (o := _floor_offer(p))]
+        return StepResult.confirmed(
+            *floor, *unknown, floor_pools=sorted(floor_pools), floor_offers=offers
+        )
     if unknown:
         return StepResult.inconclusive(*unknown, *above)
     return StepResult.ruled_out(*above)
@@ -233,6 +223,21 @@ def _at_floor(pool: Obj) -> bool:
     if not props.get("enableAutoScaling"):
         return True  # a manual pool never shrinks by itself
     return int(props.get("minCount") or 0) >= int(props.get("count") or 0)
+
+
+def _floor_offer(pool: Obj) -> Obj | None:
+    """pool-min-count's params to take the floor to 0, as its actuator accepts them: a hand-
+    scaled pool gets the autoscaler with today's size as its ceiling (the actuator turns it on
+    only with a max_count); a System pool keeps its node (AKS runs system pods there)."""
+    props = arm.pool_props(pool)
+    if str(props.get("mode", "")).lower() == "system":
+        return None
+    if not props.get("enableAutoScaling"):
+        count = int(props.get("count") or 0)
+        return {"pool": pool.get("name"), "max_count": count} if count >= 1 else None
+    if int(props.get("minCount") or 0) == 0:
+        return None  # already 0: nothing to change
+    return {"pool": pool.get("name"), "max_count": None}
 
 
 def _pool_line(pool: Obj) -> str:
@@ -246,12 +251,11 @@ def _pool_line(pool: Obj) -> str:
 
 
 @check("cost.idle_cost", inputs=IDLE_INPUTS, optional=("managed_cluster",))
-def idle_cost(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def idle_cost(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """Idle GPU node-hours so far at the seed's indicative price for the instance type."""
-    idle = _idle(ev, ctx)
-    verdict = _nothing_idle(idle, ctx)
-    if verdict is not None:
-        return verdict
+    idle = _idle_to_judge(ev, ctx)
+    if isinstance(idle, StepResult):
+        return idle
     currency, total, lines, unknown = ctx.thresholds.currency, 0.0, [], []
     for node in idle.candidates:
         sku = kube.instance_type(node.node)
@@ -269,221 +273,3 @@ def idle_cost(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepR
     if not lines:
         return StepResult.inconclusive(*unknown)
     return StepResult.confirmed(*lines, *unknown, idle_cost=format_money(total, currency))
-
-
-# ---- row 10: cold start after scale-to-zero -------------------------------------------------
-
-COLD_INPUTS = {
-    "nodes": "kubernetes.list",
-    "pods": "kubernetes.list",
-    "agent_pools": "azure.agent_pools",
-}
-
-
-@dataclass(frozen=True)
-class Serving:
-    node: Obj
-    pods: list[Obj]
-    pool: str | None
-    floor: str  # "min 0 (autoscaled 1/4)", "KAITO on-demand", "min 1", "unknown: ..."
-    min_zero: bool | None  # None = the pool could not be read
-
-
-def serving_nodes(ev: Mapping[str, Answer], ctx: CheckContext) -> list[Serving]:
-    """GPU nodes serving an in-scope inference pod, with what their pool's floor is."""
-    pools = arm.agent_pools(_data(ev, "agent_pools")) if ev["agent_pools"].available else None
-    out = []
-    for node in kube.gpu_nodes(ev["nodes"].data):
-        pods = [
-            p
-            for p in _cost.live_pods_on(kube.name(node), ev["pods"].data)
-            if _cost.is_serving(p) and _in_scope(p, ctx)
-        ]
-        if pods:
-            out.append(Serving(node, pods, kube.pool_name(node), *_floor(node, pools, ev)))
-    return out
-
-
-def _in_scope(pod: Obj, ctx: CheckContext) -> bool:
-    return ctx.scope.admits(kube.namespace(pod), kube.workspace_of(pod))
-
-
-def _floor(node: Obj, pools: list[Obj] | None, ev: Mapping[str, Answer]) -> tuple[str, bool | None]:
-    if _cost.is_kaito_node(node):
-        return "provisioned on demand by KAITO (no standing node)", True
-    if pools is None:
-        return _why(ev, "agent_pools"), None
-    pool = _cost.pool_of(node, pools)
-    if pool is None:
-        return f"pool {kube.pool_name(node)} not in azure/agent-pools", None
-    props = arm.pool_props(pool)
-    if not props.get("enableAutoScaling"):
-        return f"pool {pool.get('name')} not autoscaled (fixed {props.get('count')})", False
-    low = int(props.get("minCount") or 0)
-    return (
-        f"pool {pool.get('name')} autoscaler minCount {low} "
-        f"(now {props.get('count')}/{props.get('maxCount')})"
-    ), low == 0
-
-
-def _cold(s: Serving, ctx: CheckContext) -> bool:
-    created = kube.created(s.node)
-    return created is not None and ctx.now - created <= ctx.thresholds.cold_node
-
-
-def _ready_line(pod: Obj, node: Obj) -> str | None:
-    cond, created = kube.condition(pod, "Ready"), kube.created(node)
-    ready = kube.parse_time((cond or {}).get("lastTransitionTime"))
-    if (cond or {}).get("status") != "True" or ready is None or created is None or ready < created:
-        return None
-    return f"{kube.ref(pod)} became Ready {duration(ready - created)} after the node was created"
-
-
-@check(
-    "cost.cold_gpu_node",
-    inputs={**COLD_INPUTS, "events": "kubernetes.list"},
-    optional=("agent_pools", "events"),
-)
-def cold_gpu_node(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
-    """A GPU node no older than the cold-node threshold serves inference in a min-0 pool."""
-    serving, limit = serving_nodes(ev, ctx), duration(ctx.thresholds.cold_node)
-    young = [s for s in serving if _cold(s, ctx)]
-    cold = [s for s in young if s.min_zero]
-    if not cold:
-        # An old node is not cold whatever its pool: quote the floor only where it decides.
-        lines = [
-            f"{kube.name(s.node)}: {duration(_age(s.node, ctx))} old"
-            + (f" ({s.floor})" if s in young or s.min_zero is not None else "")
-            for s in serving[:3]
-        ]
-        if any(s.min_zero is None for s in young):
-            return StepResult.inconclusive(*lines)
-        return StepResult.ruled_out(
-            *lines or ["no GPU node serves an inference pod"],
-            f"no serving GPU node is both younger than {limit} and in a pool whose minimum is 0",
-        )
-    lines = []
-    for s in cold:
-        lines.append(
-            f"{kube.name(s.node)}: created {duration(_age(s.node, ctx))} ago "
-            f"({s.floor}): the pool scaled from zero"
-        )
-        lines += [line for p in s.pods if (line := _ready_line(p, s.node))]
-    lines += _scale_up_events(ev, ctx)
-    first = cold[0]
-    return StepResult.confirmed(
-        *lines,
-        cold_node=kube.name(first.node),
-        cold_age=duration(_age(first.node, ctx)),
-        cold_pools=sorted({s.pool for s in cold if s.pool and not _cost.is_kaito_node(s.node)}),
-    )
-
-
-def _scale_up_events(ev: Mapping[str, Answer], ctx: CheckContext) -> list[str]:
-    events = _data(ev, "events") or []
-    window = ctx.now - ctx.thresholds.lookback
-    return [
-        f"{kube.involved(e).get('name')}: {kube.event_message(e)} "
-        f"({duration(ctx.now - (kube.event_time(e) or ctx.now))} ago)"
-        for e in kube.recent_events(events, ctx.now, window, reasons=("TriggeredScaleUp",))
-    ][:2]
-
-
-@check(
-    "cost.no_prewarm",
-    inputs={**COLD_INPUTS, "cronjobs": "kubernetes.list"},
-    optional=("agent_pools",),
-)
-def no_prewarm(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
-    """No CronJob scales the served workload up before traffic, and the pool minimum is 0."""
-    everything = serving_nodes(ev, ctx)
-    serving = [s for s in everything if s.min_zero]
-    cold = [s for s in serving if _cold(s, ctx)] or serving
-    if not cold:
-        unknown = [f"{kube.name(s.node)}: {s.floor}" for s in everything if s.min_zero is None]
-        if unknown:
-            return StepResult.inconclusive(*unknown)
-        return StepResult.ruled_out("no inference workload runs in a pool whose minimum is 0")
-    cronjobs = list(ev["cronjobs"].data)
-    missing, warmed = [], []
-    targets = {
-        (kube.namespace(p), _cost.workload_of(p), kube.workspace_of(p) or "")
-        for s in cold
-        for p in s.pods
-    }
-    for ns, workload, ws in sorted(targets):
-        found = _cost.prewarms_for(ns, workload, [ws], cronjobs)
-        active = [cj for cj in found if not (cj.get("spec") or {}).get("suspend")]
-        warmed += [_prewarm_line(cj, workload) for cj in found]
-        if not active:
-            missing.append({"namespace": ns, "workload": workload})
-    if not missing:
-        return StepResult.ruled_out(*warmed)
-    lines = [
-        f"no CronJob scales {m['workload']} in {m['namespace']} up "
-        f"({len(cronjobs)} CronJob(s) read)"
-        for m in missing
-    ]
-    lines += [f"{kube.name(s.node)}: {s.floor}: nothing keeps a warm node" for s in cold[:2]]
-    return StepResult.confirmed(
-        *lines, *warmed, unwarmed=missing, prewarm_time_zone=_time_zone(cronjobs)
-    )
-
-
-def _prewarm_line(cj: Obj, workload: str) -> str:
-    spec = cj.get("spec") or {}
-    zone = spec.get("timeZone") or "the controller's zone (no timeZone)"
-    state = " but is suspended" if spec.get("suspend") else ""
-    return f"CronJob {kube.ref(cj)} scales {workload} on '{spec.get('schedule')}' ({zone}){state}"
-
-
-def _time_zone(cronjobs: list[Obj]) -> str:
-    """The cluster's CronJob convention: the most used timeZone, else UTC."""
-    zones = Counter(str(z) for cj in cronjobs if (z := (cj.get("spec") or {}).get("timeZone")))
-    return zones.most_common(1)[0][0] if zones else "UTC"
-
-
-@check(
-    "cost.first_token_latency",
-    inputs={**COLD_INPUTS, "metrics": "kubernetes.pod_metrics"},
-    optional=("agent_pools",),
-)
-def first_token_latency(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
-    """vLLM's time-to-first-token histogram on the pods of young GPU nodes (context)."""
-    pods = {
-        kube.ref(p) for s in serving_nodes(ev, ctx) if _cold(s, ctx) and s.min_zero for p in s.pods
-    }
-    lines, slow = [], False
-    for entry in ev["metrics"].data:
-        ref = f"{entry.get('namespace')}/{entry.get('pod')}"
-        if ref in pods and entry.get("samples"):
-            line, over = _ttft(ref, entry["samples"])
-            lines += [line] if line else []
-            slow = slow or over
-    if not pods:
-        return StepResult.ruled_out("no inference pod runs on a freshly scaled-up GPU node")
-    if not lines:
-        return StepResult.inconclusive(
-            f"no time_to_first_token histogram from {names(sorted(pods))}"
-        )
-    return StepResult.confirmed(*lines) if slow else StepResult.ruled_out(*lines)
-
-
-def _ttft(ref: str, samples: list[Obj]) -> tuple[str | None, bool]:
-    name = "vllm:time_to_first_token_seconds"
-    buckets = sorted(
-        (float(s["labels"]["le"]), s["value"])
-        for s in samples
-        if s.get("name") == name + "_bucket" and "le" in (s.get("labels") or {})
-    )
-    count = sum(s["value"] for s in samples if s.get("name") == name + "_count")
-    total = sum(s["value"] for s in samples if s.get("name") == name + "_sum")
-    finite = [(le, n) for le, n in buckets if le != float("inf")]
-    if not count or not finite:
-        return None, False
-    top, under = finite[-1]
-    over = int(count - under)
-    return (
-        f"{ref}: {int(count)} requests, mean time to first token {total / count:.2f} s, "
-        f"{over} slower than {top:g} s"
-    ), over > 0

@@ -10,9 +10,9 @@ on one node, is one check used by both playbooks. The readings live in `_drivers
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
+from bot.checks import _evidence as evi
 from bot.checks import azure as arm
 from bot.checks._drivers_logs import Sightings, from_log_analytics, from_pod_logs
 from bot.checks._drivers_nodes import (
@@ -28,21 +28,8 @@ from bot.checks._drivers_nodes import (
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
-from bot.model.evidence import Answer
 from bot.model.text import clip, duration, plural
 from bot.model.verdicts import StepResult
-
-
-def _data(ev: Mapping[str, Answer], name: str) -> Any:
-    answer = ev.get(name)
-    return answer.data if answer is not None and answer.available else None
-
-
-def _unread(ev: Mapping[str, Answer], name: str) -> str | None:
-    answer = ev.get(name)
-    if answer is None or answer.available:
-        return None
-    return f"{answer.source} unavailable: {answer.unavailable}"
 
 
 @check(
@@ -54,18 +41,18 @@ def _unread(ev: Mapping[str, Answer], name: str) -> str | None:
     },
     optional=("logs", "errors", "pods"),
 )
-def no_cuda_device(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def no_cuda_device(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A workload logged "no CUDA-capable device is detected" (or an NVML init failure) lately."""
-    pods = {(kube.namespace(p), kube.name(p)): p for p in _data(ev, "pods") or []}
+    pods = {(kube.namespace(p), kube.name(p)): p for p in evi.data(ev, "pods") or []}
     seen = Sightings()
-    logs, rows = _data(ev, "logs"), _data(ev, "errors")
+    logs, rows = evi.data(ev, "logs"), evi.data(ev, "errors")
     missing = from_pod_logs(logs, pods, seen, ctx) if logs is not None else []
     if rows is not None:
         from_log_analytics(rows, pods, seen, ctx)
     lookback = f"{ctx.thresholds.lookback_minutes:g} min"
     if seen.recent:
         return StepResult.confirmed(*seen.recent[:4], pods=seen.pods, message=seen.recent[0])
-    unread = [u for u in (_unread(ev, "logs"), _unread(ev, "errors")) if u]
+    unread = evi.gaps(ev, "logs", "errors")
     if missing:
         unread.append(f"logs not captured for {', '.join(missing[:3])}")
     if seen.unknown:
@@ -95,12 +82,12 @@ def no_cuda_device(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> 
     },
     optional=("skus",),
 )
-def device_plugin_down(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def device_plugin_down(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A GPU node's device plugin is missing, CrashLooping or not Ready, or it advertises no GPU."""
     nodes = kube.gpu_nodes(ev["nodes"].data)
     if not nodes:
         return StepResult.ruled_out("no GPU node in the cluster: no device plugin to be down")
-    pods, skus = ev["gpu_pods"].data, _data(ev, "skus")
+    pods, skus = ev["gpu_pods"].data, evi.data(ev, "skus")
     problems, restart, fine, joining = [], [], [], []
     for node in nodes:
         created = kube.created(node)
@@ -138,24 +125,24 @@ def device_plugin_down(ev: Mapping[str, Answer], params: Any, ctx: CheckContext)
     },
     optional=("gpu_pods", "agent_pools", "clusterpolicies"),
 )
-def two_driver_sources(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def two_driver_sources(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A GPU node gets both the AKS-managed driver and the GPU Operator's driver DaemonSet."""
     dss = [d for d in ev["daemonsets"].data if kube.name(d).startswith(DRIVER_DS_PREFIX)]
-    policies = policy_lines(_data(ev, "clusterpolicies"))
+    policies = policy_lines(evi.data(ev, "clusterpolicies"))
     if not dss:
         return StepResult.ruled_out(
             f"no {DRIVER_DS_PREFIX} DaemonSet in any namespace: "
             "AKS's driver (or none) is the only source",
             *policies,
         )
-    raw_pools = _data(ev, "agent_pools")
+    raw_pools = evi.data(ev, "agent_pools")
     pools = (
         {str(p.get("name")): p for p in arm.agent_pools(raw_pools)}
         if raw_pools is not None
         else None
     )
     results = [
-        driver_conflicts(n, dss, _data(ev, "gpu_pods"), pools)
+        driver_conflicts(n, dss, evi.data(ev, "gpu_pods"), pools)
         for n in kube.gpu_nodes(ev["nodes"].data)
     ]
     if not results:
@@ -179,12 +166,12 @@ def two_driver_sources(ev: Mapping[str, Answer], params: Any, ctx: CheckContext)
     inputs={"nodes": "kubernetes.list", "events": "kubernetes.list"},
     optional=("events",),
 )
-def node_flapping(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def node_flapping(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A GPU node went Ready/NotReady repeatedly within the lookback, or just went NotReady."""
     nodes = kube.gpu_nodes(ev["nodes"].data)
     if not nodes:
         return StepResult.ruled_out("no GPU node in the cluster")
-    events = _data(ev, "events")
+    events = evi.data(ev, "events")
     window, lookback = ctx.now - ctx.thresholds.lookback, f"{ctx.thresholds.lookback_minutes:g} min"
     flapping, calm = [], []
     for node in nodes:
@@ -206,7 +193,7 @@ def node_flapping(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> S
             *(f[1] for f in flapping), flapping_nodes=[f[0] for f in flapping]
         )
     if events is None:
-        return StepResult.inconclusive(*calm, _unread(ev, "events") or "events unread")
+        return StepResult.inconclusive(*calm, evi.gap(ev, "events") or "events unread")
     return StepResult.ruled_out(*calm)
 
 
@@ -218,7 +205,7 @@ DRIVER_LOG_ERRORS = re.compile(
 
 
 @check("drivers.driver_pod_errors", inputs={"logs": "kubernetes.pod_logs"})
-def driver_pod_errors(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def driver_pod_errors(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """The GPU Operator's driver pods log kernel-module errors (the seed's DaemonSet logs)."""
     entries = ev["logs"].data
     if not entries:

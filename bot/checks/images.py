@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.checks import _cost
+from bot.checks import _evidence as evi
+from bot.checks import _pulls
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
-from bot.model.evidence import Answer
 from bot.model.text import duration
 from bot.model.verdicts import StepResult
 
@@ -43,18 +42,13 @@ class SlowPull:
 
     @property
     def registry(self) -> str:
-        return _cost.registry_host(self.image)
+        return _pulls.registry_host(self.image)
 
     def line(self, now_ago: str) -> str:
         where = f" on {self.node}" if self.node else ""
         if self.running:
             return f"{self.pod}{where}: still pulling {self.image} after {duration(self.took)}"
         return f"{self.pod}{where}: pulled {self.image} in {self.detail} ({now_ago} ago)"
-
-
-def _data(ev: Mapping[str, Answer], name: str) -> Any:
-    answer = ev.get(name)
-    return answer.data if answer is not None and answer.available else None
 
 
 def _key(event: Obj) -> tuple[str, str]:
@@ -68,7 +62,7 @@ def finished_pulls(events: list[Obj], ctx: CheckContext) -> list[tuple[SlowPull,
     for e in kube.recent_events(
         events, ctx.now, ctx.now - ctx.thresholds.lookback, reasons=("Pulled",)
     ):
-        pull = _cost.parse_pulled(kube.event_message(e))
+        pull = _pulls.parse_pulled(kube.event_message(e))
         if pull is None:
             continue  # "already present on machine"
         host = (e.get("source") or {}).get("host")
@@ -89,12 +83,12 @@ def finished_pulls(events: list[Obj], ctx: CheckContext) -> list[tuple[SlowPull,
     return out
 
 
-def _took(pull: _cost.Pull) -> str:
+def _took(pull: _pulls.Pull) -> str:
     text = pull.pull_text
     if pull.total - pull.pull >= timedelta(seconds=1):
         text += f" ({pull.total_text} including waiting for other pulls)"
     if pull.size_bytes:
-        text += f", {_cost.gigabytes(pull.size_bytes)}"
+        text += f", {_pulls.gigabytes(pull.size_bytes)}"
     return text
 
 
@@ -109,7 +103,7 @@ def running_pulls(events: list[Obj], pods: list[Obj] | None, ctx: CheckContext) 
     live = {(kube.namespace(p), kube.name(p)): p for p in pods or []}
     out = []
     for e in events:
-        image, key = _cost.pulling_image(kube.event_message(e)), _key(e)
+        image, key = _pulls.pulling_image(kube.event_message(e)), _key(e)
         started = kube.parse_time(e.get("firstTimestamp")) or kube.event_time(e)
         if e.get("reason") != "Pulling" or image is None or started is None:
             continue
@@ -132,8 +126,8 @@ class Pulls:
     ago: dict[str, str]  # pod -> how long ago its pull finished
 
 
-def read_pulls(ev: Mapping[str, Answer], ctx: CheckContext) -> Pulls:
-    pods = _data(ev, "pods")
+def read_pulls(ev: evi.Evidence, ctx: CheckContext) -> Pulls:
+    pods = evi.data(ev, "pods")
     owners = {(kube.namespace(p), kube.name(p)): kube.workspace_of(p) for p in pods or []}
 
     def admitted(pull: SlowPull) -> bool:
@@ -148,7 +142,7 @@ def read_pulls(ev: Mapping[str, Answer], ctx: CheckContext) -> Pulls:
 
 
 @check("images.slow_pull", inputs=PULL_INPUTS, optional=("pods",))
-def slow_pull(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def slow_pull(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """An image pull took (or has been running for) at least the slow-pull threshold."""
     pulls, limit = read_pulls(ev, ctx), duration(ctx.thresholds.slow_pull)
     if pulls.slow:
@@ -161,7 +155,7 @@ def slow_pull(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepR
             slow_pod=first.pod,
             slow_node=first.node or "its node",
             slow_took=first.took_text or f"{duration(first.took)} so far",
-            slow_size=_cost.gigabytes(first.size_bytes) if first.size_bytes else None,
+            slow_size=_pulls.gigabytes(first.size_bytes) if first.size_bytes else None,
         )
     lookback = duration(ctx.thresholds.lookback)
     if not pulls.fast:
@@ -180,7 +174,7 @@ def slow_pull(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepR
     inputs={**PULL_INPUTS, "registries": "azure.registries"},
     optional=("pods",),
 )
-def registry_region(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def registry_region(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """Where the slow image came from: a cross-region ACR, a same-region one, or outside Azure."""
     pulls = read_pulls(ev, ctx)
     if not pulls.slow:
@@ -237,7 +231,7 @@ def _attribute(
             f"(ACR geo-replication is not visible in the registry list)",
             f"cross-region ACR ({there} vs {here})",
         )
-    big = f" ({_cost.gigabytes(size)})" if size else ""
+    big = f" ({_pulls.gigabytes(size)})" if size else ""
     return (
         f"{host} is in {there}, same region as the cluster: a cold node cache or a large "
         f"image{big}",

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.checks import _cost
+from bot.checks import _cost, _workloads
+from bot.checks import _evidence as evi
 from bot.checks import azure as arm
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
-from bot.model.evidence import Answer
 from bot.model.text import clip, duration, names
 from bot.model.verdicts import StepResult
 
@@ -44,11 +43,6 @@ EVICTION_INPUTS = {
 OPTIONAL = ("pods", "nodeclaims", "agent_pools")
 
 
-def _data(ev: Mapping[str, Answer], name: str) -> Any:
-    answer = ev.get(name)
-    return answer.data if answer is not None and answer.available else None
-
-
 @dataclass(frozen=True)
 class Loss:
     node: str
@@ -77,11 +71,11 @@ class Fleet:
         return None if self.pools is None or match is None else False
 
 
-def _fleet(ev: Mapping[str, Answer]) -> Fleet:
-    claims = _data(ev, "nodeclaims") or []
+def _fleet(ev: evi.Evidence) -> Fleet:
+    claims = evi.data(ev, "nodeclaims") or []
     return Fleet(
         nodes=kube.by_name(ev["nodes"].data),
-        pools=arm.agent_pools(_data(ev, "agent_pools")) if ev["agent_pools"].available else None,
+        pools=arm.agent_pools(evi.data(ev, "agent_pools")) if ev["agent_pools"].available else None,
         spot_claims={
             kube.name(c) for c in claims if kube.labels(c).get(SPOT_CAPACITY_LABEL) == "spot"
         },
@@ -93,9 +87,7 @@ def _spot_words(message: str) -> bool:
     return "preempt" in low or ("spot" in low and ("evict" in low or "interrupt" in low))
 
 
-def node_losses(
-    ev: Mapping[str, Answer], fleet: Fleet, ctx: CheckContext
-) -> tuple[list[Loss], list[str]]:
+def node_losses(ev: evi.Evidence, fleet: Fleet, ctx: CheckContext) -> tuple[list[Loss], list[str]]:
     """Spot nodes and NodeClaims preempted or lost within the lookback; plus what is unknown."""
     losses, unknown = [], []
     window = ctx.now - ctx.thresholds.lookback
@@ -145,9 +137,7 @@ def _preempt_conditions(fleet: Fleet, window: datetime) -> list[Loss]:
     return out
 
 
-def pod_losses(
-    ev: Mapping[str, Answer], fleet: Fleet, lost: set[str], ctx: CheckContext
-) -> list[Loss]:
+def pod_losses(ev: evi.Evidence, fleet: Fleet, lost: set[str], ctx: CheckContext) -> list[Loss]:
     """Pods evicted from a Spot node within the lookback (node from the event or placement)."""
     events, placements = ev["events"].data, _placements(ev)
     out = []
@@ -164,7 +154,7 @@ def pod_losses(
     return out
 
 
-def _placements(ev: Mapping[str, Answer]) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
+def _placements(ev: evi.Evidence) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
     """Where each pod name was bound and since when: Scheduled events, then live pods. A
     StatefulSet reuses the name, so the placement must precede the eviction it explains."""
     out: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
@@ -173,7 +163,7 @@ def _placements(ev: Mapping[str, Answer]) -> dict[tuple[str, str], list[tuple[da
         when = kube.event_time(e)
         if match and when:
             out.setdefault((match.group(1), match.group(2)), []).append((when, match.group(3)))
-    for pod in _data(ev, "pods") or []:
+    for pod in evi.data(ev, "pods") or []:
         created = kube.created(pod)
         if kube.node_name(pod) and created:
             key = (kube.namespace(pod), kube.name(pod))
@@ -186,9 +176,7 @@ def _placed(placements: list[tuple[datetime, str]], when: datetime) -> str | Non
     return max(before)[1] if before else None
 
 
-def _losses(
-    ev: Mapping[str, Answer], ctx: CheckContext
-) -> tuple[list[Loss], list[Loss], list[str]]:
+def _losses(ev: evi.Evidence, ctx: CheckContext) -> tuple[list[Loss], list[Loss], list[str]]:
     fleet = _fleet(ev)
     nodes, unknown = node_losses(ev, fleet, ctx)
     pods = pod_losses(ev, fleet, {n.node for n in nodes}, ctx)
@@ -196,7 +184,7 @@ def _losses(
 
 
 @check("spot.evicted", inputs=EVICTION_INPUTS, optional=OPTIONAL)
-def spot_evicted(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def spot_evicted(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A Spot node (or NodeClaim) was preempted, or pods were evicted from one, in the lookback."""
     nodes, pods, unknown = _losses(ev, ctx)
     hard = [p for p in pods if not p.what.startswith("Killing")]
@@ -235,10 +223,10 @@ def _first(losses: list[Loss]) -> list[Loss]:
     inputs={**EVICTION_INPUTS, "services": "kubernetes.list"},
     optional=("nodeclaims", "agent_pools", "services"),
 )
-def sync_serving(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def sync_serving(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """Synchronous inference (KAITO workspace pod, GPU pod behind a Service) runs on or was
     evicted from Spot: KAITO pods tolerate the Spot taint, so node labels decide."""
-    fleet, services = _fleet(ev), _data(ev, "services")
+    fleet, services = _fleet(ev), evi.data(ev, "services")
     serving, unknown = _serving(ev["pods"].data, services, ctx)
     on_spot = [p for p in serving if kube.node_name(p) and fleet.spot(str(kube.node_name(p)))]
     _, lost_pods, _ = _losses(ev, ctx)
@@ -273,7 +261,7 @@ def _serving(
     out, unknown = [], []
     for pod in pods:
         # Pending replicas count too: an evicted serving pod may be waiting for a node.
-        if kube.phase(pod) in _cost.TERMINAL or not _cost.is_serving(pod):
+        if kube.phase(pod) in _cost.TERMINAL or not _workloads.is_serving(pod):
             continue
         if not ctx.scope.admits(kube.namespace(pod), kube.workspace_of(pod)):
             continue
@@ -306,4 +294,4 @@ def _belongs(pod_ref: str, prefixes: set[str]) -> bool:
 
 def _kind(pod: Obj) -> str:
     ws = kube.workspace_of(pod)
-    return f"KAITO workspace {ws}" if ws else _cost.workload_of(pod)
+    return f"KAITO workspace {ws}" if ws else _workloads.workload_of(pod)

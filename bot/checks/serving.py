@@ -7,25 +7,23 @@ loop is rows 5/6, so memory errors are never taken for a bad config here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from bot.checks import _scheduling as sch
+from bot.checks import _evidence as evi
+from bot.checks import _sched_events as scheduler
 from bot.checks import _serving as srv
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
-from bot.model.evidence import Answer
 from bot.model.text import duration, parse_time, plural
 from bot.model.verdicts import StepResult
 
 Obj = dict[str, Any]
-Ev = Mapping[str, Answer]
 WS_INPUTS = {"workspaces": "kubernetes.list", "pods": "kubernetes.list"}
 PROBE_FAILURES = ("Unhealthy",)
 
 
-def _workspaces(ev: Ev, ctx: CheckContext) -> list[Obj]:
+def _workspaces(ev: evi.Evidence, ctx: CheckContext) -> list[Obj]:
     return [
         w for w in ev["workspaces"].data or [] if ctx.scope.admits(kube.namespace(w), kube.name(w))
     ]
@@ -40,8 +38,8 @@ def _signs(pod: Obj, events: list[Obj] | None, ctx: CheckContext) -> list[str]:
     if term is not None:
         ago = srv.when_text(parse_time(term.get("finishedAt")), ctx.now)
         out.append(f"last exit code {term.get('exitCode')} ({term.get('reason')}) {ago}")
-    for event in sch.pod_events(events, pod, ctx, reasons=PROBE_FAILURES)[-2:]:
-        out.append(sch.event_quote(event, ctx, limit=160))
+    for event in scheduler.pod_events(events, pod, ctx, reasons=PROBE_FAILURES)[-2:]:
+        out.append(scheduler.event_quote(event, ctx, limit=160))
     return out
 
 
@@ -61,9 +59,9 @@ def _calm(pod: Obj, ctx: CheckContext) -> str:
     inputs={**WS_INPUTS, "events": "kubernetes.list"},
     optional=("events",),
 )
-def inference_crashloop(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
+def inference_crashloop(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A workspace is not InferenceReady and its pod crash-loops, restarts or fails probes."""
-    events, pods = sch.data(ev, "events"), ev["pods"].data or []
+    events, pods = evi.data(ev, "events"), ev["pods"].data or []
     hits, ok, facts = [], [], {}
     for ws in _workspaces(ev, ctx):
         cond = kube.condition(ws, "InferenceReady") or {}
@@ -96,7 +94,7 @@ def inference_crashloop(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
         return StepResult.confirmed(*hits[:5], **facts)
     if not ok:
         return StepResult.ruled_out("no KAITO workspace in scope")
-    return StepResult.ruled_out(*ok[:5], *sch.unavailable(ev, "events"))
+    return StepResult.ruled_out(*ok[:5], *evi.gaps(ev, "events"))
 
 
 def _served(pod: Obj, container: Obj, logs: list[Obj] | None) -> tuple[int | None, str]:
@@ -138,9 +136,9 @@ def _service_mismatches(pod: Obj, c: Obj, server: int, services: list[Obj]) -> l
     inputs={**WS_INPUTS, "services": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
     optional=("services", "pod_logs"),
 )
-def probe_port_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
+def probe_port_mismatch(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """A probe (or the Service) targets a port the model server does not listen on."""
-    logs, services = sch.data(ev, "pod_logs"), sch.data(ev, "services") or []
+    logs, services = evi.data(ev, "pod_logs"), evi.data(ev, "services") or []
     hits, ok, unknown, facts = [], [], [], {}
     for ws in _workspaces(ev, ctx):
         for pod in srv.workspace_pods(ws, ev["pods"].data or []):
@@ -169,7 +167,7 @@ def probe_port_mismatch(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     if hits:
         return StepResult.confirmed(*hits[:5], **facts)
     if unknown:
-        return StepResult.inconclusive(*unknown[:3], *sch.unavailable(ev, "pod_logs"), *ok[:2])
+        return StepResult.inconclusive(*unknown[:3], *evi.gaps(ev, "pod_logs"), *ok[:2])
     return StepResult.ruled_out(*(ok[:4] or ["no KAITO inference pod with a probe to compare"]))
 
 
@@ -212,9 +210,9 @@ def _rejected(ws: Obj, pods: list[Obj], logs: list[Obj] | None, ctx: CheckContex
     inputs={**WS_INPUTS, "configmaps": "kubernetes.list", "pod_logs": "kubernetes.pod_logs"},
     optional=("configmaps", "pod_logs"),
 )
-def bad_inference_config(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
+def bad_inference_config(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """inference.config is missing, unparsable or wrong, or the server rejected its arguments."""
-    configmaps, logs = sch.data(ev, "configmaps"), sch.data(ev, "pod_logs")
+    configmaps, logs = evi.data(ev, "configmaps"), evi.data(ev, "pod_logs")
     hits, ok, unknown, facts = [], [], [], {}
     for ws in _workspaces(ev, ctx):
         rejected, problems, ref = _rejected(ws, ev["pods"].data or [], logs, ctx), [], None
@@ -238,5 +236,5 @@ def bad_inference_config(ev: Ev, params: Any, ctx: CheckContext) -> StepResult:
     if hits:
         return StepResult.confirmed(*hits[:6], **facts)
     if unknown:
-        return StepResult.inconclusive(*unknown, *sch.unavailable(ev, "configmaps"))
+        return StepResult.inconclusive(*unknown, *evi.gaps(ev, "configmaps"))
     return StepResult.ruled_out(*(ok[:4] or ["no KAITO workspace in scope"]))

@@ -7,18 +7,17 @@ during launch" for quota errors too, and Karpenter truncates the Azure error (DE
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.checks import _evidence as evi
 from bot.checks import _stall
 from bot.checks import azure as arm
-from bot.checks.capacity import STALL_INPUTS, stalls_from, unread
+from bot.checks._stall import STALL_INPUTS, stalls_from
 from bot.checks.registry import check
 from bot.model import kube
 from bot.model.context import CheckContext
 from bot.model.domain import looks_like_gpu_sku
-from bot.model.evidence import Answer
 from bot.model.text import clip
 from bot.model.verdicts import StepResult
 
@@ -51,23 +50,16 @@ class Judgement:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def _data(ev: Mapping[str, Answer], name: str) -> Any:
-    answer = ev.get(name)
-    return answer.data if answer is not None and answer.available else None
-
-
 def _pools_of(sku: str, pools: list[Body]) -> tuple[Body, ...]:
     return tuple(
         p for p in pools if str(arm.pool_props(p).get("vmSize", "")).lower() == sku.lower()
     )
 
 
-def demand_from(
-    ev: Mapping[str, Answer], ctx: CheckContext
-) -> tuple[list[Demand], list[_stall.Stall]]:
+def demand_from(ev: evi.Evidence, ctx: CheckContext) -> tuple[list[Demand], list[_stall.Stall]]:
     """Stalled demand first; with no stall, the GPU pools and workspaces the cluster runs."""
     stalls = stalls_from(ev, ctx)
-    pools = arm.agent_pools(_data(ev, "agent_pools"))
+    pools = arm.agent_pools(evi.data(ev, "agent_pools"))
     wanted = [(s.sku, s.what) for s in stalls if s.sku]
     if not stalls:
         wanted = [
@@ -77,7 +69,7 @@ def demand_from(
         ]
         wanted += [
             (str(ws["resource"]["instanceType"]), f"workspace {kube.ref(ws)}")
-            for ws in _data(ev, "workspaces") or []
+            for ws in evi.data(ev, "workspaces") or []
             if (ws.get("resource") or {}).get("instanceType")
         ]
     seen: dict[str, Demand] = {}
@@ -197,7 +189,7 @@ def _coded(message: str) -> bool:
 
 
 def _said(
-    ev: Mapping[str, Answer], stalls: list[_stall.Stall], ctx: CheckContext
+    ev: evi.Evidence, stalls: list[_stall.Stall], ctx: CheckContext
 ) -> list[tuple[str, str, bool]]:
     """(who, message, names an Azure availability code) from stalls and recent scale-up errors.
 
@@ -209,7 +201,7 @@ def _said(
         for s in _stall.mentions(stalls, _stall.AVAILABILITY_WORDS)
     ]
     window = ctx.now - ctx.thresholds.lookback
-    for e in kube.recent_events(_data(ev, "events") or [], ctx.now, window):
+    for e in kube.recent_events(evi.data(ev, "events") or [], ctx.now, window):
         if e.get("type") == "Warning" and _coded(kube.event_message(e)):
             obj = kube.involved(e)
             who = f"event {e.get('reason')} on {obj.get('kind')} {obj.get('name')}"
@@ -230,7 +222,7 @@ def _support(said: list[tuple[str, str, bool]]) -> list[str]:
     inputs={"skus": "azure.skus", **STALL_INPUTS, "agent_pools": "azure.agent_pools"},
     optional=("workspaces", "nodeclaims", "pods", "events", "nodes", "agent_pools"),
 )
-def sku_offered(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> StepResult:
+def sku_offered(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """The GPU SKU in demand is offered in the cluster's region and in the zones its pool pins."""
     entries = arm.vm_skus(ev["skus"].data)
     if not entries:
@@ -262,7 +254,7 @@ def sku_offered(ev: Mapping[str, Answer], params: Any, ctx: CheckContext) -> Ste
         return StepResult.inconclusive(*lines, f"yet {who} reports: {clip(msg)}")
     if any(v.unknown for v in verdicts):
         return StepResult.inconclusive(*lines)
-    missing = unread(ev, (*STALL_INPUTS, "agent_pools"))
+    missing = evi.gaps(ev, *STALL_INPUTS, "agent_pools")
     if missing:
         # What stalls, the SKU it wants, its pool's zones and Azure's own error for a failed
         # scale-up (ZonalAllocationFailed...) may be in what could not be read.

@@ -22,6 +22,9 @@ def add_parser(sub: Any) -> None:
         "--config", type=Path, metavar="FILE", help="configuration (or GPUBOT_CONFIG)"
     )
     collect.add_argument("--cluster", metavar="NAME", help="which configured cluster")
+    from bot.cli.serve import add_log_options
+
+    add_log_options(collect, fmt="text", level="warning")
     collect.set_defaults(handler=cmd_collect)
 
 

@@ -88,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--playbooks-dir", type=Path, help="load playbooks from this directory instead"
     )
     diag.add_argument("--runbooks-dir", type=Path, help="load runbooks from this directory instead")
-    diag.set_defaults(handler=cmd_diagnose)
-
     from bot.cli import collect, doctor, morning, serve
+
+    serve.add_log_options(diag, fmt="text", level="warning")
+    diag.set_defaults(handler=cmd_diagnose)
 
     serve.add_parser(sub)
     morning.add_parser(sub)
@@ -238,6 +239,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run(args: argparse.Namespace) -> int:
+    """The command, its logs set up; a CLI run is one request (its id on every log line).
+    `serve` handles many requests: each Slack command, alert and webhook gets its own id."""
+    import contextlib
+    import logging
+
+    from bot import logctx
+
+    if hasattr(args, "log_format"):
+        logctx.configure(args.log_format, level=getattr(logging, args.log_level.upper()))
+    trigger = "morning" if args.command == "check" else args.command
+    with contextlib.nullcontext() if args.command == "serve" else logctx.request(trigger):
+        return int(args.handler(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -245,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.sources.base import BadInput
 
     try:
-        return int(args.handler(args))
+        return _run(args)
     except (BadInput, Usage) as exc:
         print(f"gpubot: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

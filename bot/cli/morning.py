@@ -31,6 +31,9 @@ def add_parser(sub: Any) -> None:
     morning.add_argument("--cluster", metavar="NAME", help="cluster from the configuration")
     morning.add_argument("--post", metavar="CHANNEL", help="post to this Slack channel id")
     morning.add_argument("--format", choices=("text", "json"), default="text")
+    from bot.cli.serve import add_log_options
+
+    add_log_options(morning, fmt="text", level="warning")
     morning.set_defaults(handler=cmd_morning)
 
 

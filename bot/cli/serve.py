@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("gpubot.serve")
+# The builtin Socket Mode client checks its connection (and reconnects) every this many seconds.
+PING_INTERVAL_S = 10.0
 
 
 def add_parser(sub: Any) -> None:
@@ -31,25 +33,76 @@ def add_parser(sub: Any) -> None:
     serve.add_argument(
         "--config", type=Path, metavar="FILE", help="configuration file (or GPUBOT_CONFIG)"
     )
+    add_log_options(serve, fmt="json", level="info")
     serve.set_defaults(handler=cmd_serve)
+
+
+def add_log_options(parser: Any, *, fmt: str, level: str) -> None:
+    """--log-format/--log-level: JSON lines for `serve` (log collectors), text for the CLI."""
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default=fmt,
+        help=f"stderr log lines, each with a request_id (default: {fmt})",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=level,
+        help=f"least severe level logged (default: {level}; debug adds one line per API call)",
+    )
+
+
+def start_socket_mode(
+    bot: Any, web: Any, app_token: str, *, ping_interval: float = PING_INTERVAL_S
+) -> Any:
+    """Connect Socket Mode in the background; /healthz answers 503 while it is not connected
+    (the SDK reconnects by itself: a dropped connection comes back within ping_interval)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(bot.app, app_token, ping_interval=ping_interval)
+    web.healthy = lambda: socket_mode_health(handler.client)
+    threading.Thread(target=_connect, args=(handler,), daemon=True, name="socket-mode").start()
+    return handler
+
+
+def _connect(handler: Any) -> None:
+    try:
+        handler.connect()
+    except Exception as exc:  # e.g. apps.connections.open refused: /healthz says so
+        log.error("Socket Mode could not connect: %s", type(exc).__name__)
+
+
+def socket_mode_health(client: Any) -> tuple[bool, str]:
+    if client.is_connected():
+        return True, "socket mode connected"
+    return False, "socket mode disconnected"
 
 
 def build(args: argparse.Namespace, env: Any) -> tuple[Any, Any]:
     """The bot and its WSGI app, without starting anything (tests use this too)."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-    from bot.cli.wiring import diagnoser_for, slack_config
-    from bot.slack.app import GpuBot
+    from bot.cli.wiring import diagnoser_for, guard_for, slack_config
+    from bot.slack.app import GpuBot, web_client
+    from bot.slack.members import SlackGroupMembers
     from bot.slack.web import WebApp
     from bot.store.db import Store
 
     diagnoser = diagnoser_for(args)
+    store, client = Store.open(), web_client(env)
+    # The guard checks user-group membership at click time through the bot's own client.
+    members = SlackGroupMembers(client)
+    guard = guard_for(args, diagnoser, store=store, members=members)
+    members.ttl_seconds = guard.policy.group_cache_seconds
     bot = GpuBot(
         diagnoser=diagnoser,
-        store=Store.open(),
+        store=store,
         config=slack_config(args),
         env=env,
+        client=client,
         socket_mode=not args.http,
+        guard=guard,
     )
     web = WebApp(
         triage=bot.triage_webhook,
@@ -72,22 +125,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise Usage("HTTP mode needs SLACK_SIGNING_SECRET")
     if not args.http and not env.app_token:
         raise Usage("Socket Mode needs SLACK_APP_TOKEN (or use --http)")
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     bot, web = build(args, env)
+    if bot.fixes is not None:
+        # A fix left mid-apply by the last process is never re-applied: say so in its thread.
+        interrupted = bot.fixes.recover()
+        log.info("fix guard ready; %d interrupted fix(es) flagged", len(interrupted))
     # Diagnoses are pure Python; Slack wants the ack within 3 s. With the default 5 ms switch
     # interval an ack waits up to 5 ms per runnable thread at every lock hand-off, ~0.4 s at
     # p99 while five triages run (bench/README.md); 1 ms gives it the lock five times sooner.
     sys.setswitchinterval(0.001)
     if not args.http:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        handler = SocketModeHandler(bot.app, env.app_token)
-        web.healthy = lambda: (handler.client.is_connected(), "socket mode")
-        threading.Thread(target=handler.connect, daemon=True, name="socket-mode").start()
+        start_socket_mode(bot, web, str(env.app_token))
     log.info(
         "gpubot serving on %s:%d (%s mode)", args.host, args.port, "HTTP" if args.http else "Socket"
     )

@@ -76,3 +76,30 @@ def slack_config(args: argparse.Namespace) -> Any:
     if path is None:
         return SlackConfig()
     return load_config(path, require_clusters=getattr(args, "snapshot", None) is None).slack
+
+
+def guard_for(
+    args: argparse.Namespace, diagnoser: Any, *, store: Any = None, members: Any = None
+) -> Any:
+    """The fix guard over the same sources as `diagnoser` (a snapshot guard plans only)."""
+    from bot.engine.guard import FixGuard
+    from bot.engine.tokens import TokenSigner
+    from bot.model.fixpolicy import FixPolicy
+    from bot.settings import load_config
+    from bot.sources.actuators.context import fix_context
+    from bot.store.db import Store
+
+    path = config_path(args)
+    policy = (
+        load_config(path, require_clusters=getattr(args, "snapshot", None) is None).fixes
+        if path
+        else FixPolicy()
+    )
+    return FixGuard(
+        store=store or Store.open(),
+        policy=policy,
+        contexts=lambda cluster: fix_context(diagnoser.sources(cluster)),
+        signer=TokenSigner.from_env(),
+        diagnoser=diagnoser,
+        **({"members": members} if members is not None else {}),
+    )

@@ -10,6 +10,7 @@ and so does a run asked for `fresh` evidence (the re-check after a fix).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from concurrent.futures import Future
 
 from bot.model.evidence import Answer, Question
 from bot.sources.base import Source
+
+log = logging.getLogger("gpubot.evidence")
 
 
 def _ask(source: Source, question: Question) -> Answer:
@@ -34,9 +37,18 @@ class SharedEvidence:
         self._lock = threading.Lock()
         # question -> (monotonic time the answer arrived, or None while in flight; the answer)
         self._flights: dict[Question, tuple[float | None, Future[Answer]]] = {}
+        self._generation = self._source_generation()
+
+    def _source_generation(self) -> int:
+        """The source's `forget()` count (bot/sources/live.py): the fix guard forgets before
+        its re-check, and no answer read before that may serve it, in flight or not."""
+        return int(getattr(self.source, "generation", 0))
 
     def answer(self, question: Question) -> Answer:
         with self._lock:
+            if self._generation != self._source_generation():
+                self._flights.clear()
+                self._generation = self._source_generation()
             self._drop_stale()
             held = self._flights.get(question)
             owner = held is None
@@ -97,9 +109,29 @@ class EvidenceCache:
         if owner:
             if self._on_fetch:
                 self._on_fetch(question)
+            started = time.monotonic()
             if self._shared is not None:
                 answer = self._shared.answer(question)
             else:
                 answer = _ask(self.source, question)
+            _log_fetch(answer, time.monotonic() - started)
             future.set_result(answer)
         return future.result()
+
+
+def _log_fetch(answer: Answer, seconds: float) -> None:
+    """One line per fetched fact; the request id ties it to the command that asked."""
+    outcome = "ok" if answer.available else "unavailable"
+    log.info(
+        "evidence %s: %s in %d ms",
+        answer.source,
+        outcome if answer.available else f"{outcome}: {answer.unavailable}",
+        round(seconds * 1000),
+        extra={
+            "evidence": answer.source,
+            "params": dict(answer.question.params),
+            "outcome": outcome,
+            "reason": answer.unavailable,
+            "duration_ms": round(seconds * 1000),
+        },
+    )

@@ -161,7 +161,9 @@ def _check_step_params_anyway(data: Any, problems: _Problems) -> None:
     steps = data.get("steps") if isinstance(data, dict) else None
     checks = load_all()
     for i, step in enumerate(steps if isinstance(steps, list) else []):
-        if not isinstance(step, dict) or step.get("check") not in checks:
+        if not isinstance(step, dict) or not isinstance(step.get("check"), str):
+            continue  # a list or map here is unhashable: the spec errors already name it
+        if step["check"] not in checks:
             continue
         try:
             checks[step["check"]].params.model_validate(step.get("with") or {})
@@ -179,6 +181,8 @@ def _template_ok(
             templates.check_syntax(value)
     except jinja2.TemplateSyntaxError as exc:
         problems.add(path, f"template syntax: {exc.message} (template line {exc.lineno})")
+    except RecursionError:  # Jinja's parser recurses per bracket or block
+        problems.add(path, "template nested too deeply")
 
 
 def _read(path: Path | Any) -> tuple[str, str]:

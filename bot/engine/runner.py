@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC
 from typing import Any
 
+from bot import logctx
 from bot.engine import templates
 from bot.engine.evidence import EvidenceCache
 from bot.engine.loader import Playbook, Step
+from bot.model import redact
 from bot.model.context import CheckContext, Scope
 from bot.model.domain import OWNERS
 from bot.model.evidence import Answer
@@ -71,13 +73,13 @@ def run_step(
             result = StepResult.inconclusive(
                 f"check {step.check.name} failed: {type(exc).__name__}: {exc}"
             )
-    return StepOutcome(
+    return StepOutcome(  # quoted text may carry a workload's token: masked before any use
         step=step.spec.id,
         role=step.spec.role,
         verdict=result.verdict,
-        lines=result.lines,
+        lines=redact.redact_value(result.lines),
         sources=sources,
-        facts=dict(result.facts),
+        facts=redact.redact_value(dict(result.facts)),
     )
 
 
@@ -152,6 +154,7 @@ def run_playbook(playbook: Playbook, cache: EvidenceCache, ctx: CheckContext) ->
         fixes = _offers(playbook, verdict, by_id, context)
     except Exception as exc:  # a template/fact mismatch is a playbook bug: say so, keep the verdict
         diagnosis = f"(playbook {spec.id} could not render: {type(exc).__name__}: {exc})"
+    summary, diagnosis = redact.redact(summary), redact.redact(diagnosis)
     _, team = OWNERS[spec.owner]
     return Finding(
         playbook=spec.id,
@@ -197,12 +200,13 @@ def diagnose(
     # of queueing behind other questions for a worker.
     questions = list(dict.fromkeys(q for p in playbooks for q in p.questions.values()))
     askers = max(1, min(len(questions), MAX_QUESTIONS_IN_FLIGHT))
+    # logctx.submit: the request id follows every fetch into the pools' threads.
     with ThreadPoolExecutor(max_workers=askers, thread_name_prefix="evidence") as fetch:
         for question in questions:
-            fetch.submit(cache.get, question)
+            logctx.submit(fetch, cache.get, question)
         fetch.shutdown(wait=False)
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="playbook") as pool:
-            futures = [pool.submit(run_playbook, p, cache, ctx) for p in playbooks]
+            futures = [logctx.submit(pool, run_playbook, p, cache, ctx) for p in playbooks]
             for future in as_completed(futures):
                 finding = future.result()
                 findings.append(finding)

@@ -36,12 +36,19 @@ def check_syntax(text: str) -> None:
 
 
 def check_param_syntax(value: Any) -> None:
+    """Every string inside `value`, as render_param will render it (nested ones too)."""
     if isinstance(value, str):
         match = _WHOLE_EXPRESSION.match(value)
         if match and "{{" not in match.group(1):
             environment().compile_expression(match.group(1))
         else:
             check_syntax(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            check_param_syntax(item)
+    elif isinstance(value, list):
+        for item in value:
+            check_param_syntax(item)
 
 
 def render(text: str, context: dict[str, Any]) -> str:

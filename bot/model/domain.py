@@ -120,6 +120,17 @@ def format_money(amount: float, currency: str) -> str:
     return f"≈ {symbol}{amount:,.0f}" if amount >= 10 else f"≈ {symbol}{amount:,.2f}"
 
 
+# AKS's cluster-autoscaler defaults (the seed's scale-down table, "Default" column): what an
+# unset autoScalerProfile key means. Checks read them; the autoscaler fix restores them.
+AUTOSCALER_DEFAULTS: dict[str, str] = {
+    "scale-down-unneeded-time": "10m",
+    "scale-down-delay-after-add": "10m",
+    "skip-nodes-with-system-pods": "true",
+    "skip-nodes-with-local-storage": "false",
+    "max-graceful-termination-sec": "600",
+}
+
+
 # The seed's "who owns what during a GPU-serving incident" table.
 OWNERS: dict[str, tuple[str, str]] = {
     "quota": ("Subscription / quota", "Cloud platform / FinOps"),

@@ -27,6 +27,9 @@ class PrewarmScheduleParams(_FixParams):
     schedule: str = "45 7 * * 1-5"
     time_zone: str = "UTC"
     replicas: int = 1
+    # The CronJob's Job runs kubectl in the cluster; pin a version (or a digest, in the
+    # configuration) so a pre-warm never changes behaviour with an upstream tag.
+    image: str = "registry.k8s.io/kubectl:v1.31.3"
 
 
 class PrewarmNowParams(_FixParams):

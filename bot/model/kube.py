@@ -15,6 +15,10 @@ GPU_RESOURCE = "nvidia.com/gpu"
 MIG_PREFIX = "nvidia.com/mig-"
 SPOT_LABEL = "kubernetes.azure.com/scalesetpriority"
 WORKSPACE_LABEL = "kaito.sh/workspace"
+# An InferenceSet names each Workspace it creates `<set>-<index>` and labels it with the set's
+# name (KAITO consts.WorkspaceCreatedByInferenceSetLabel); newer releases also copy the label
+# into the StatefulSet selector, so the pods carry it too.
+INFERENCESET_LABEL = "inferenceset.kaito.sh/created-by"
 INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 POOL_LABELS = ("kubernetes.azure.com/agentpool", "agentpool")
 
@@ -219,6 +223,18 @@ def inference_pods(pods: Iterable[Obj]) -> list[Obj]:
 
 def workspace_of(pod: Obj) -> str | None:
     return labels(pod).get(WORKSPACE_LABEL)
+
+
+def inferenceset_of(obj: Obj) -> str | None:
+    """The InferenceSet a Workspace (or its pod) belongs to: its created-by label, else an
+    ownerReference to an InferenceSet; None for a Workspace someone created by hand."""
+    named = labels(obj).get(INFERENCESET_LABEL)
+    if named:
+        return named
+    for owner in meta(obj).get("ownerReferences") or []:
+        if owner.get("kind") == "InferenceSet" and owner.get("name"):
+            return str(owner["name"])
+    return None
 
 
 # ---- events ------------------------------------------------------------------------------

@@ -110,14 +110,33 @@ class AlertMatch(Strict):
     labels: dict[str, str] = Field(default_factory=dict, description="label -> full-match regex")
     text: str | None = Field(default=None, description="regex searched in plain-text posts")
 
+    @field_validator("alertname", "text")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compile(value)
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_regexes(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value.values():
+            _compile(pattern)
+        return value
+
     @model_validator(mode="after")
-    def _regexes(self) -> AlertMatch:
-        for pattern in [self.alertname, self.text, *self.labels.values()]:
-            if pattern is not None:
-                re.compile(pattern)
+    def _not_empty(self) -> AlertMatch:
         if self.alertname is None and not self.labels and self.text is None:
             raise ValueError("a route needs alertname, labels or text")
         return self
+
+
+def _compile(pattern: str) -> None:
+    """re.error is not a ValueError, so pydantic would let it escape the loader."""
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise ValueError(f"not a regular expression: {pattern[:60]!r}: {exc}") from None
 
 
 class AlertRoute(Strict):

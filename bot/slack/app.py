@@ -1,26 +1,30 @@
-"""The Bolt app: `/gpu`, alert posts in incident channels, acknowledge/snooze buttons."""
+"""The Bolt app: `/gpu`, alert posts in incident channels, acknowledge/snooze buttons, and
+guarded fix buttons (bot/slack/fixes.py)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
 
-from bot import metrics
+from bot import logctx, metrics
+from bot.engine.guard import FixGuard
 from bot.engine.service import Diagnoser
 from bot.model.context import Scope
 from bot.model.playbook import RunbookSpec
-from bot.slack import alerts, commands
+from bot.slack import alerts, clicks, commands, fixes
 from bot.slack.decorate import Decorator
 from bot.slack.delivery import deliver
+from bot.slack.metered import AttemptMeter, MeteredWebClient
 from bot.slack.pool import JobPool
 from bot.slack.settings import SlackConfig, SlackEnv
 from bot.store.db import Store
@@ -30,8 +34,9 @@ BUSY = ":no_entry: Every diagnosis slot is busy ({active} running). Try again in
 
 
 def web_client(env: SlackEnv) -> WebClient:
-    client = WebClient(token=env.bot_token, base_url=env.api_url, timeout=15)
+    client = MeteredWebClient(token=env.bot_token, base_url=env.api_url, timeout=15)
     client.retry_handlers = [
+        AttemptMeter(),  # first: it must see every attempt (it never retries)
         ConnectionErrorRetryHandler(max_retry_count=2),
         RateLimitErrorRetryHandler(max_retry_count=3),
     ]
@@ -48,13 +53,17 @@ class GpuBot:
         env: SlackEnv,
         client: WebClient | None = None,
         socket_mode: bool = False,
+        guard: FixGuard | None = None,
     ) -> None:
         self.diagnoser, self.store, self.config, self.env = diagnoser, store, config, env
         self.client = client or web_client(env)
         self.pool = JobPool(config.workers, config.queue)
         metrics.QUEUE.set_function(lambda: self.pool.active)
         self.routes: RunbookSpec = diagnoser.catalog.runbook("alert-routes")
-        self.decorator = Decorator(store=store, config=config)
+        self.guard = guard
+        self.decorator = Decorator(
+            store=store, config=config, offer=guard.offer if guard is not None else None
+        )
         self.app = App(
             client=self.client,
             signing_secret=env.signing_secret or "",
@@ -66,10 +75,35 @@ class GpuBot:
         self.app.command("/gpu")(self.on_command)
         self.app.event("message")(self.on_message)
         self.app.action(re.compile(r"^(ack|snooze):.+"))(self.on_ack)
+        self.fixes = fixes.FixFlow(guard=guard, client=self.client) if guard else None
+        if self.fixes is not None:
+            self.fixes.register(self.app)
+        else:
+            self.app.action(fixes.FIX_BUTTON)(clicks.fixes_disabled)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True)
+        if self.fixes is not None:
+            self.fixes.shutdown()
 
     # ---- /gpu ----------------------------------------------------------------------------
 
-    def on_command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def on_command(
+        self, ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest
+    ) -> None:
+        # The id set here follows the job into the pool, its evidence calls and its posts.
+        with logctx.request("slash"):
+            log.info(
+                "/gpu %s in %s by %s",
+                command.get("text", ""),
+                command.get("channel_id", ""),
+                command.get("user_id", ""),
+            )
+            self._command(ack, command, respond, request)
+
+    def _command(
+        self, ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest
+    ) -> None:
         channel = command.get("channel_id", "")
         if self.config.channels and channel not in self.config.channels:
             ack(":lock: `/gpu` is not enabled in this channel. Ask the gpubot owners to add it.")
@@ -81,6 +115,11 @@ class GpuBot:
             return
         if cmd.action == "help":
             ack(commands.USAGE)
+            return
+        key = commands.delivery_key(command, request.headers)
+        if key is not None and not self.store.first_time(key):
+            log.info("a replayed /gpu request was ignored")
+            ack()  # the original already runs; answer the copy, start nothing
             return
         runbook = "morning-readiness" if cmd.action == "morning" else "triage"
         total = self.diagnoser.playbook_count(runbook)
@@ -117,7 +156,7 @@ class GpuBot:
                 run=lambda progress: self.diagnoser.run(
                     cmd.cluster, runbook=runbook, scope=scope, on_finding=progress
                 ),
-                decorate=self.decorator.decorate,
+                decorate=functools.partial(self.decorator.decorate, scope=scope),
             )
         except Exception as exc:
             log.exception("diagnosis for /gpu failed")
@@ -149,13 +188,19 @@ class GpuBot:
             return
         if not self.store.first_time(f"msg:{channel}:{ts}"):
             return
-        if self.pool.submit(self.triage_alert, alert, channel, ts) is None:
-            self.client.chat_postMessage(
-                channel=channel, thread_ts=ts, text=BUSY.format(active=self.pool.active)
-            )
+        with logctx.request("alert"):
+            log.info("alert %s (%s) posted in %s", alert.name, alert.status, channel)
+            if self.pool.submit(self.triage_alert, alert, channel, ts) is None:
+                self.client.chat_postMessage(
+                    channel=channel, thread_ts=ts, text=BUSY.format(active=self.pool.active)
+                )
 
     def triage_alert(self, alert: alerts.Alert, channel: str, ts: str | None) -> None:
         """Triage into the alert's own thread; repeated firings reuse the first thread."""
+        with logctx.request("alert", keep=True):  # keep the id of the post or webhook
+            self._triage(alert, channel, ts)
+
+    def _triage(self, alert: alerts.Alert, channel: str, ts: str | None) -> None:
         thread = self.store.alert_thread(alert.fingerprint)
         if thread is None and alert.status == "resolved":
             return
@@ -199,12 +244,17 @@ class GpuBot:
             run=lambda progress: self.diagnoser.run(
                 cluster, playbooks=playbooks, scope=scope, on_finding=progress
             ),
-            decorate=self.decorator.decorate,
+            decorate=functools.partial(self.decorator.decorate, scope=scope),
             trigger="alert",
         )
 
     def triage_webhook(self, alert: alerts.Alert) -> bool:
         """An alert POSTed to /alerts/*: triaged into the configured alert channel."""
+        with logctx.request("webhook"):
+            log.info("webhook alert %s (%s) from %s", alert.name, alert.status, alert.source)
+            return self._webhook(alert)
+
+    def _webhook(self, alert: alerts.Alert) -> bool:
         channel = self.config.alert_channel
         if not channel:
             log.warning("alert %s received but slack.alert_channel is not configured", alert.name)

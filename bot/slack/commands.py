@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 NAME = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 K8S_TARGET = re.compile(rf"^({NAME})(/({NAME}))?$")
@@ -57,3 +59,19 @@ def parse(text: str, clusters: list[str]) -> Command:
 def _clip(word: str, limit: int = 40) -> str:
     cleaned = re.sub(r"[`<>&*_~]", "", word)
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def delivery_key(command: Mapping[str, Any], headers: Mapping[str, Sequence[str]]) -> str | None:
+    """What makes one `/gpu` invocation unique, for the store's exactly-once dedupe.
+
+    Slack's signature check accepts a captured request again for five minutes (its allowed
+    clock skew), so a replayed command must be recognised by content. Slack gives every
+    invocation its own trigger_id; a replay carries the same one. Without it (never seen from
+    Slack) the signature stands in: it covers body and timestamp, so only a replay repeats it.
+    """
+    team = str(command.get("team_id") or "")
+    trigger = str(command.get("trigger_id") or "")
+    if trigger:
+        return f"slash:{team}:{trigger}"
+    signature = next(iter(headers.get("x-slack-signature") or ()), "")
+    return f"slash-sig:{signature}" if signature else None

@@ -1,5 +1,6 @@
 """Slack-only additions to the rendered summary: owner mentions, acknowledge/snooze buttons,
-and a note on findings someone already acknowledged (so the next triage does not page again)."""
+a note on findings someone already acknowledged (so the next triage does not page again), and
+fix buttons carrying the guard's signed offers instead of the renderer's plain JSON."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject
 
+from bot.model.context import Scope
 from bot.model.domain import OWNERS
 from bot.model.verdicts import Diagnosis
+from bot.slack.offers import Offer, sign_fix_buttons
 from bot.slack.settings import SlackConfig
 from bot.store.db import Store
 
@@ -20,8 +23,8 @@ def _owner_key(team: str) -> str | None:
 
 
 class Decorator:
-    def __init__(self, *, store: Store, config: SlackConfig) -> None:
-        self.store, self.config = store, config
+    def __init__(self, *, store: Store, config: SlackConfig, offer: Offer | None = None) -> None:
+        self.store, self.config, self.offer = store, config, offer
 
     def _extra_blocks(
         self, playbook: str, owner: str, cluster: str, ack: Any
@@ -59,8 +62,10 @@ class Decorator:
         return [owners.to_dict(), buttons.to_dict()]
 
     def decorate(
-        self, messages: list[dict[str, Any]], diagnosis: Diagnosis
+        self, messages: list[dict[str, Any]], diagnosis: Diagnosis, *, scope: Scope | None = None
     ) -> list[dict[str, Any]]:
+        if self.offer is not None:
+            messages = sign_fix_buttons(messages, diagnosis, self.offer, scope=scope)
         head = dict(messages[0])
         blocks = list(head["blocks"])
         acks = self.store.active_acks(diagnosis.cluster)

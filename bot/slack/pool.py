@@ -7,6 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from bot import logctx
+
 
 class JobPool:
     def __init__(self, workers: int = 4, queue: int = 8) -> None:
@@ -21,7 +23,7 @@ class JobPool:
             return None
         with self._lock:
             self.active += 1
-        future = self._executor.submit(fn, *args)
+        future = logctx.submit(self._executor, fn, *args)  # the request id goes with the job
         future.add_done_callback(self._release)
         return future
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from bot import logctx
 from bot.model.playbook import Schedule
 
 log = logging.getLogger("gpubot.schedule")
@@ -34,10 +35,12 @@ class Scheduler(threading.Thread):
             when = next_fire(self.schedule, now)
             if self.stopped.wait((when - now).total_seconds()):
                 return
-            try:
-                self.job(when)
-            except Exception:  # a failed report must not stop tomorrow's
-                log.exception("scheduled job %s failed", self.name)
+            with logctx.request("schedule"):
+                try:
+                    log.info("scheduled job %s firing", self.name)
+                    self.job(when)
+                except Exception:  # a failed report must not stop tomorrow's
+                    log.exception("scheduled job %s failed", self.name)
 
     def stop(self) -> None:
         self.stopped.set()

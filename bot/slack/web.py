@@ -31,6 +31,14 @@ def _reply(
     return [data]
 
 
+def _timestamp_parses(environ: dict[str, Any]) -> bool:
+    try:
+        int(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "0")
+    except ValueError:
+        return False
+    return True
+
+
 class WebApp:
     def __init__(
         self,
@@ -61,6 +69,10 @@ class WebApp:
                 return _reply(start, "405 Method Not Allowed", {"error": "POST only"})
             return self._alerts(path.removeprefix("/alerts/"), environ, start)
         if path == "/slack/events" and self.slack_handler is not None:
+            if not _timestamp_parses(environ):
+                # slack_sdk's verifier int()s this header, so text in it was a 500 and a
+                # traceback in the log; such a request is unsigned: answer it as Bolt does
+                return _reply(start, "401 Unauthorized", {"error": "invalid request"})
             return self.slack_handler(environ, start)
         return _reply(start, "404 Not Found", {"error": "not found"})
 

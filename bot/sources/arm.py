@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.model.evidence import Answer, Question
+from bot.sources import calls
 from bot.sources.azure_common import (
     DEFAULT_ARM_ENDPOINT,
     DEFAULT_LOGS_ENDPOINT,
@@ -26,8 +27,10 @@ from bot.sources.azure_common import (
     StaticTokenCredential,
     default_credential,
     failure_reason,
+    is_malformed,
 )
 from bot.sources.base import BadInput, ClusterInfo
+from bot.sources.loganalytics import SOURCE as LOGS_SOURCE
 from bot.sources.loganalytics import LogAnalyticsReader, Unavailable
 from bot.sources.snapshot import table_rows
 
@@ -42,6 +45,15 @@ _NEEDS = {
 }
 # Every configured query looks back at most a day (`ago(1d)`); the API requires a timespan.
 LOG_WINDOW = timedelta(days=1)
+SOURCE = "arm"  # ARM calls' label on /metrics
+
+
+def call_names(question: Question) -> tuple[str, str]:
+    """(source, operation) of a question's call on /metrics: `arm usages`, or
+    `loganalytics <query id>` (both bounded sets, fit for labels)."""
+    if question.kind == "loganalytics.query":
+        return LOGS_SOURCE, str(question.param("query"))
+    return SOURCE, question.kind.removeprefix("azure.")
 
 
 class AzureSource:
@@ -110,11 +122,17 @@ class AzureSource:
             return Answer.missing(question, f"cluster {absent[0]} is not configured")
         if self._no_credential:
             return Answer.missing(question, self._no_credential)
+        source, operation = call_names(question)
         try:
-            return Answer(question, fetch(question))
+            with calls.timed(source, operation):
+                return Answer(question, fetch(question))
         except Unavailable as exc:
+            if exc.reason:
+                calls.failed(source, exc.reason)
             return Answer.missing(question, str(exc))
         except Exception as exc:  # any SDK, transport or shape failure is "evidence unavailable"
+            if is_malformed(exc):
+                calls.failed(source, "malformed")
             reason = failure_reason(exc, self._secrets)
             if reason.startswith("no Azure credential"):
                 # Probing every credential kind again would cost seconds per question.
@@ -124,22 +142,22 @@ class AzureSource:
     def _fetchers(self) -> dict[str, Callable[[Question], Any]]:
         return {
             "azure.usages": lambda q: _listed(
-                self._client("compute").usage.list(self.cluster.location)
+                self.client("compute").usage.list(self.cluster.location)
             ),
             "azure.skus": lambda q: _listed(
-                self._client("compute").resource_skus.list(
+                self.client("compute").resource_skus.list(
                     filter=f"location eq '{self.cluster.location}'"
                 )
             ),
             "azure.managed_cluster": lambda q: (
-                self._client("aks")
+                self.client("aks")
                 .managed_clusters.get(self.cluster.resource_group, self.cluster.name)
                 .as_dict()
             ),
             "azure.agent_pools": lambda q: _listed(
-                self._client("aks").agent_pools.list(self.cluster.resource_group, self.cluster.name)
+                self.client("aks").agent_pools.list(self.cluster.resource_group, self.cluster.name)
             ),
-            "azure.registries": lambda q: _listed(self._client("acr").registries.list()),
+            "azure.registries": lambda q: _listed(self.client("acr").registries.list()),
             "loganalytics.query": lambda q: self.logs.query_body(
                 str(self.cluster.log_analytics_workspace_id),
                 str(q.param("query")),
@@ -148,7 +166,8 @@ class AzureSource:
             ),
         }
 
-    def _client(self, which: str) -> Any:
+    def client(self, which: str) -> Any:
+        """The SDK client `which` ("compute", "aks", "acr", "quota"), made once per source."""
         with self._lock:
             if which not in self._clients:
                 self._clients[which] = self._make_client(which)
@@ -159,16 +178,24 @@ class AzureSource:
             from azure.mgmt.compute import ComputeManagementClient as Client
         elif which == "aks":
             from azure.mgmt.containerservice import ContainerServiceClient as Client
-        else:
+        elif which == "acr":
             from azure.mgmt.containerregistry import ContainerRegistryManagementClient as Client
+        elif which == "quota":
+            from azure.mgmt.quota import QuotaMgmtClient as Client
+        else:
+            raise ValueError(f"no Azure client named {which!r}")
         return Client(
             self.credential,
             str(self.cluster.subscription_id),
             base_url=self.arm_endpoint,
             # The token's audience follows the endpoint (sovereign clouds; emulators ignore it).
             credential_scopes=[f"{self.arm_endpoint}/.default"],
-            **self.options.kwargs(),
+            **self.options.kwargs(source=SOURCE),
         )
+
+    def reason(self, exc: BaseException) -> str:
+        """A short, token-free line for a failed call (what fixes report)."""
+        return failure_reason(exc, self._secrets)
 
     # ---- kube_context: aks-user ----------------------------------------------------------
 
@@ -180,11 +207,13 @@ class AzureSource:
                 "and resource_group"
             )
         try:
-            result = self._client("aks").managed_clusters.list_cluster_user_credentials(
-                self.cluster.resource_group, self.cluster.name
-            )
+            with calls.timed(SOURCE, "user_credentials"):
+                result = self.client("aks").managed_clusters.list_cluster_user_credentials(
+                    self.cluster.resource_group, self.cluster.name
+                )
             kubeconfigs = list(result.kubeconfigs or [])
             if not kubeconfigs or not kubeconfigs[0].value:
+                calls.failed(SOURCE, "malformed")
                 raise Unavailable("the response holds no kubeconfig")
             content: bytes = kubeconfigs[0].value
         except Exception as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.model.text import clip
+from bot.sources import calls
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_LOGS_ENDPOINT = "https://api.loganalytics.io/v1"
@@ -57,13 +58,24 @@ class ClientOptions:
     backoff_max: float = 8.0
     max_retry_after: float = 30.0  # a longer Retry-After gives up now instead of hanging
     total_timeout: float = 90.0
+    # Seconds between polls of a long-running write when the service sends no Retry-After
+    # (None: the SDK's 30 s). Emulator tests set 0: their writes finish in the first answer.
+    polling_interval: float | None = None
+    # How long a fix waits for a long-running write (an AKS update can take many minutes)
+    # before it reports "accepted, still applying" instead of holding a worker.
+    lro_wait: float = 120.0
 
-    def kwargs(self) -> dict[str, Any]:
+    def kwargs(self, source: str = "arm") -> dict[str, Any]:
+        """Client keyword arguments; `source` labels the client's calls on /metrics."""
         out: dict[str, Any] = {
             "connection_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
             "retry_policy": bounded_retry(self),
+            # after the retry policy: sees every attempt, not only the last
+            "per_retry_policies": [_attempt_meter_class()(source)],
         }
+        if self.polling_interval is not None:
+            out["polling_interval"] = self.polling_interval
         if self.ca_bundle is not None:
             out["connection_verify"] = trust_bundle(str(self.ca_bundle))
         return out
@@ -100,6 +112,48 @@ def _retry_class() -> type:
             return bool(super().is_retry(settings, response))
 
     return BoundedRetryPolicy
+
+
+@functools.cache
+def _attempt_meter_class() -> type:
+    from azure.core import exceptions as az
+    from azure.core.pipeline.policies import HTTPPolicy
+
+    class AttemptMeter(HTTPPolicy):  # type: ignore[misc]
+        """Counts each failed attempt (`gpubot_source_errors_total`) by reason class."""
+
+        def __init__(self, source: str) -> None:
+            super().__init__()
+            self.source = source
+
+        def send(self, request: Any) -> Any:
+            try:
+                response = self.next.send(request)
+            except (az.ServiceRequestTimeoutError, az.ServiceResponseTimeoutError):
+                calls.failed(self.source, "timeout")
+                raise
+            except az.ClientAuthenticationError:
+                calls.failed(self.source, "4xx")  # no token: refused as surely as a 401
+                raise
+            except Exception:
+                calls.failed(self.source, "transport")
+                raise
+            reason = calls.status_reason(response.http_response.status_code)
+            if reason:
+                calls.failed(self.source, reason)
+            return response
+
+    return AttemptMeter
+
+
+def is_malformed(exc: BaseException) -> bool:
+    """A body that arrived whole but does not parse: counted here, since the pipeline saw a
+    200. A body cut short (IncompleteReadError) failed inside the pipeline: transport."""
+    from azure.core import exceptions as az
+
+    if isinstance(exc, az.IncompleteReadError):
+        return False
+    return isinstance(exc, az.DecodeError | az.DeserializationError)
 
 
 @functools.cache

@@ -23,11 +23,11 @@ from typing import Any
 from bot.model import kube
 from bot.model.evidence import Answer, Question
 from bot.model.text import parse_time
-from bot.sources import jsonstream, kube_paths, kube_reads, podsubset
+from bot.sources import calls, jsonstream, kube_paths, kube_reads, podsubset
 from bot.sources.base import ClusterInfo
 from bot.sources.kube_config import api_client_from
 from bot.sources.kube_fanout import IN_FLIGHT, FanOut
-from bot.sources.kube_http import Caller, CallFailed, clip, parse_json
+from bot.sources.kube_http import SOURCE, Caller, CallFailed, clip, parse_json
 from bot.sources.kube_paths import RESOURCES, Resource
 from bot.sources.kube_share import SharedLists
 from bot.sources.listorder import api_order
@@ -61,6 +61,7 @@ class KubeSource:
         self.page_size = page_size
         self.fanout = FanOut(in_flight)
         self.shared = SharedLists(share_seconds)
+        self.generation = 0
 
     @classmethod
     def from_kubeconfig(
@@ -89,10 +90,10 @@ class KubeSource:
 
     # ---- lists ---------------------------------------------------------------------------
 
-    def read(self, call: Callable[[Any], Any], *, retry_503: bool = True) -> tuple[bytes, float]:
-        """One API call, holding one of the source's in-flight slots."""
+    def read(self, call: Callable[[Any], Any], **options: Any) -> tuple[bytes, float]:
+        """One API call (`Caller.read` options), holding one of the source's in-flight slots."""
         with self.fanout.slot():
-            return self.caller.read(call, retry_503=retry_503)
+            return self.caller.read(call, **options)
 
     def shared_list(
         self,
@@ -189,7 +190,9 @@ class KubeSource:
                     limit=self.page_size,
                     token=token,
                     timeout=timeout,
-                )
+                ),
+                operation=f"list:{res.plural}",
+                answers=(404,) if res.custom else (),  # CRD not installed: none exist
             )
             return body
 
@@ -221,8 +224,10 @@ class KubeSource:
     # ---- pods by where they run ----------------------------------------------------------
 
     def forget(self) -> None:
-        """Drop shared lists now (e.g. before re-checking after a fix)."""
+        """Drop shared lists now (e.g. before re-checking after a fix). `generation` counts
+        these, so layers above that share answers (bot/engine/evidence.py) drop theirs too."""
         self.shared.forget()
+        self.generation += 1
 
     def gpu_node_pods(self) -> list[Obj]:
         def fetch() -> list[Obj]:
@@ -277,6 +282,7 @@ def _decode_page(body: bytes, plural: str, keep: Keep | None) -> Obj:
     if keep is None or body.lstrip()[:1] != b"{":
         doc = parse_json(body, f"{plural} list")
         if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+            calls.failed(SOURCE, "malformed")
             raise CallFailed(f"the {plural} list response has no items array")
         if keep is not None:
             doc["items"] = [i for i in doc["items"] if isinstance(i, dict) and keep(i)]
@@ -290,8 +296,10 @@ def _decode_page(body: bytes, plural: str, keep: Keep | None) -> Obj:
     try:
         streamed = jsonstream.walk_list(body, take)
     except ValueError as exc:
+        calls.failed(SOURCE, "malformed")
         raise CallFailed(clip(f"malformed JSON in the {plural} list response: {exc}")) from None
     if not isinstance(streamed.get("items"), list):
+        calls.failed(SOURCE, "malformed")
         raise CallFailed(f"the {plural} list response has no items array")
     streamed["items"] = kept
     return streamed

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from bot import logctx
+
 T = TypeVar("T")
 
 # 32 requests in flight: a 200-GPU-node cluster's per-node lists, and a few hundred log reads,
@@ -41,4 +43,5 @@ class FanOut:
             return [fn(a) for a in items]
         workers = min(len(items), self.limit)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout") as pool:
-            return list(pool.map(fn, items))
+            futures = [logctx.submit(pool, fn, a) for a in items]  # the request id follows
+            return [f.result() for f in futures]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -16,6 +16,9 @@ from typing import Any
 import urllib3
 from kubernetes.client.exceptions import ApiException, OpenApiException
 
+from bot.sources import calls
+
+SOURCE = "kubernetes"
 RETRYABLE = (429, 503)
 REASON_CHARS = 300
 
@@ -98,12 +101,27 @@ class Caller:
     def request_timeout(self) -> tuple[float, float]:
         return (min(self.timeout, 5.0), self.timeout)
 
-    def read(self, call: Callable[[Any], Any], *, retry_503: bool = True) -> tuple[bytes, float]:
+    def read(
+        self,
+        call: Callable[[Any], Any],
+        *,
+        operation: str = "other",
+        retry_503: bool = True,
+        answers: Collection[int] = (),
+    ) -> tuple[bytes, float]:
         """Run `call(request_timeout)`, read the whole body; (body, seconds of the last try).
 
         `retry_503=False` (proxied calls): a 503 without Retry-After is the backend's answer
         (e.g. "connection refused" from the pod), not API-server overload; do not retry it.
+        `operation` names the call on /metrics; statuses in `answers` are expected answers
+        (no previous container, CRD not installed), not errors, and are not counted as such.
         """
+        with calls.timed(SOURCE, operation):
+            return self._attempts(call, retry_503, answers)
+
+    def _attempts(
+        self, call: Callable[[Any], Any], retry_503: bool, answers: Collection[int]
+    ) -> tuple[bytes, float]:
         attempt = 0
         while True:
             started = time.monotonic()
@@ -115,6 +133,8 @@ class Caller:
                     response.release_conn()
             except ApiException as exc:
                 elapsed = time.monotonic() - started
+                if exc.status not in answers:
+                    calls.failed(SOURCE, calls.status_reason(exc.status) or "transport")
                 wait = self._wait(exc, attempt, retry_503)
                 if wait is None:
                     reason = status_message(exc.status, exc.reason, exc.body)
@@ -125,7 +145,9 @@ class Caller:
                 attempt += 1
             except (urllib3.exceptions.HTTPError, OSError, OpenApiException) as exc:
                 elapsed = time.monotonic() - started
-                raise CallFailed(transport_reason(exc, self.timeout), elapsed=elapsed) from None
+                reason = transport_reason(exc, self.timeout)
+                calls.failed(SOURCE, "timeout" if reason.startswith("timeout") else "transport")
+                raise CallFailed(reason, elapsed=elapsed) from None
 
     def _wait(self, exc: ApiException, attempt: int, retry_503: bool) -> float | None:
         if exc.status not in RETRYABLE or attempt >= self.retries:
@@ -140,4 +162,5 @@ def parse_json(body: bytes, what: str) -> Any:
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
+        calls.failed(SOURCE, "malformed")
         raise CallFailed(clip(f"malformed JSON in the {what} response: {exc}")) from None

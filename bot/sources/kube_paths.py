@@ -19,6 +19,7 @@ from kubernetes import client
 LOG_TAIL_LINES = 2000
 KAITO_METRICS_PORT = 5000  # KAITO's vLLM serves /metrics on the inference port
 VLLM_DEFAULT_PORT = 8000  # vLLM's own default when a pod declares no port
+RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,36 @@ RESOURCES: dict[str, Resource] = {
     )
 }
 
+# Kinds only fixes touch: prewarm-schedule's ServiceAccount, Role and RoleBinding (gpubot's
+# own objects), and KAITO InferenceSets, whose scale subresource the pre-warms change (their
+# Workspaces are evidence; the set is read only to scale it). Never evidence, so no playbook
+# lists them, `collect` never writes them and the read role never grants them: the fix Role
+# does. Kept apart from RESOURCES so diagnosis, its RBAC and its parity tests stay as they
+# are; the emulator serves both.
+FIX_RESOURCES: dict[str, Resource] = {
+    r.plural: r
+    for r in (
+        # v1beta1 is the storage version; v1alpha1 is still served (kaito.sh_inferencesets.yaml).
+        Resource(
+            "inferencesets", "InferenceSet", "kaito.sh", ("v1beta1", "v1alpha1"), True, "custom"
+        ),
+        Resource(
+            "serviceaccounts", "ServiceAccount", "", ("v1",), True, "CoreV1Api", "service_account"
+        ),
+        Resource("roles", "Role", RBAC_GROUP, ("v1",), True, "RbacAuthorizationV1Api", "role"),
+        Resource(
+            "rolebindings",
+            "RoleBinding",
+            RBAC_GROUP,
+            ("v1",),
+            True,
+            "RbacAuthorizationV1Api",
+            "role_binding",
+        ),
+    )
+}
+ALL_RESOURCES: dict[str, Resource] = {**RESOURCES, **FIX_RESOURCES}
+
 
 def list_page(
     api_client: client.ApiClient,
@@ -103,6 +134,29 @@ def list_page(
     if namespace:
         return getattr(typed, f"list_namespaced_{res.snake}")(namespace, **kw)
     return getattr(typed, f"list_{res.snake}_for_all_namespaces")(**kw)
+
+
+def read_object(
+    api_client: client.ApiClient,
+    res: Resource,
+    version: str,
+    namespace: str | None,
+    name: str,
+    timeout: Any,
+) -> Any:
+    """GET one object, as the raw urllib3 response (`read_namespaced_<snake>` and friends)."""
+    kw: dict[str, Any] = {"_preload_content": False, "_request_timeout": timeout}
+    if res.custom:
+        api = client.CustomObjectsApi(api_client)
+        if res.namespaced:
+            return api.get_namespaced_custom_object(
+                res.group, version, namespace, res.plural, name, **kw
+            )
+        return api.get_cluster_custom_object(res.group, version, res.plural, name, **kw)
+    typed = getattr(client, res.api)(api_client)
+    if not res.namespaced:
+        return getattr(typed, f"read_{res.snake}")(name, **kw)
+    return getattr(typed, f"read_namespaced_{res.snake}")(name, namespace, **kw)
 
 
 def pod_log(

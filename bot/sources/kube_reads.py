@@ -18,13 +18,16 @@ from bot.sources.snapshot import parse_prometheus
 
 Obj = dict[str, Any]
 FORBIDDEN = (401, 403)
+# What a proxied GET may answer on the workload's behalf (nothing listening, the server's own
+# error): evidence about the pod, not a failure to talk to the API server.
+BACKEND_ANSWERS = (404, 500, 502, 503, 504)
 
 
 class Reader(Protocol):
     api: Any
     fanout: FanOut
 
-    def read(self, call: Any, *, retry_503: bool = True) -> tuple[bytes, float]: ...
+    def read(self, call: Any, **options: Any) -> tuple[bytes, float]: ...
 
 
 def may_have_previous(pod: Obj, container: str) -> bool:
@@ -53,7 +56,12 @@ def pod_logs(src: Reader, pods: list[Obj]) -> list[Obj]:
 def _log(src: Reader, pod: Obj, container: str, previous: bool) -> list[Obj]:
     ns, name = kube.namespace(pod), kube.name(pod)
     try:
-        body, _ = src.read(lambda t: kube_paths.pod_log(src.api, ns, name, container, previous, t))
+        body, _ = src.read(
+            lambda t: kube_paths.pod_log(src.api, ns, name, container, previous, t),
+            operation="pod_log",
+            # 400: the container has not started, or has no previous instance
+            answers=(400, 404) if previous else (400,),
+        )
         text: str | None = body.decode("utf-8", errors="replace")
     except CallFailed as exc:
         if exc.status in FORBIDDEN:
@@ -75,7 +83,9 @@ def _metrics(src: Reader, pod: Obj) -> Obj:
     try:
         body, _ = src.read(
             lambda t: kube_paths.pod_proxy_get(src.api, ns, name, port, "metrics", t),
+            operation="pod_metrics",
             retry_503=False,
+            answers=BACKEND_ANSWERS,
         )
         samples = parse_prometheus(body.decode("utf-8", errors="replace"))
     except CallFailed as exc:
@@ -102,7 +112,9 @@ def _probe(src: Reader, service: Obj, path: str) -> Obj | None:
     try:
         body, elapsed = src.read(
             lambda t: kube_paths.service_proxy_get(src.api, ns, name, port, path, t),
+            operation="service_probe",
             retry_503=False,
+            answers=BACKEND_ANSWERS,
         )
         out.update(status=200, body=body.decode("utf-8", errors="replace"))
     except CallFailed as exc:

@@ -8,6 +8,7 @@ and a re-check after a fix must see the cluster afresh (`forget()`).
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -35,8 +36,12 @@ class SharedLists:
         the caller can do other work (read the first page of pods) while it runs."""
         future, owner = self._claim(key)
         if owner:
+            context = contextvars.copy_context()  # the request id follows into the thread
             worker = threading.Thread(
-                target=self._fill, args=(key, future, fetch), name=f"share-{key}", daemon=True
+                target=context.run,
+                args=(self._fill, key, future, fetch),
+                name=f"share-{key}",
+                daemon=True,
             )
             worker.start()
         return future

@@ -17,9 +17,15 @@ from bot.sources.azure_common import DEFAULT_LOGS_ENDPOINT, ClientOptions
 
 
 class Unavailable(Exception):
-    """The service answered, but not with evidence we can use (partial result, bad shape)."""
+    """The service answered, but not with evidence we can use (partial result, bad shape).
+    `reason` is its class on /metrics (partial, malformed); None when no call failed."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
+SOURCE = "loganalytics"  # its calls' label on /metrics
 # Log Analytics queries are reads sent as POST; retry them like GETs.
 _RETRY_METHODS = frozenset({"GET", "HEAD", "POST"})
 
@@ -51,7 +57,9 @@ class LogAnalyticsReader:
                 from azure.monitor.query import LogsQueryClient
 
                 self._client = LogsQueryClient(
-                    self.credential, endpoint=self.endpoint, **self.options.kwargs()
+                    self.credential,
+                    endpoint=self.endpoint,
+                    **self.options.kwargs(source=SOURCE),
                 )
             return self._client
 
@@ -73,8 +81,10 @@ class LogAnalyticsReader:
             error = getattr(result, "partial_error", None)
             detail = f"{getattr(error, 'code', '')}: {getattr(error, 'message', '')}".strip(": ")
             # Partial rows could hide the very pattern a row looks for: not evidence of absence.
-            raise Unavailable(f"partial result ({detail or 'service returned an error'})")
+            raise Unavailable(
+                f"partial result ({detail or 'service returned an error'})", reason="partial"
+            )
         body = seen[-1].json() if seen else None
         if not isinstance(body, dict) or not isinstance(body.get("tables"), list):
-            raise Unavailable("response has no tables")
+            raise Unavailable("response has no tables", reason="malformed")
         return body

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import tables
+from bot.store.ledger import FixLedger
 
 MIGRATION_LOCK = 727_001  # PostgreSQL advisory lock id: one replica migrates at a time
 
@@ -58,6 +59,7 @@ class AlertThread:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.ledger = FixLedger(engine)  # fix requests, single-use tokens, audit
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
@@ -120,6 +122,15 @@ class Store:
                 .values(owner=owner, created_at=now, expires_at=expires)
             )
             return taken.rowcount == 1
+
+    def release(self, key: str, owner: str) -> None:
+        """Give up `key` if `owner` still holds it (the claimed work did not happen)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(tables.claims).where(
+                    and_(tables.claims.c.key == key[:255], tables.claims.c.owner == owner)
+                )
+            )
 
     def claim_owner(self, key: str) -> str | None:
         with self.engine.connect() as conn:

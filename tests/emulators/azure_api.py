@@ -8,7 +8,8 @@ request, checks the bearer token, and takes per-route latency and faults (`injec
 Writes (PUT with ETag/If-Match, quota requests) change only its memory, never the snapshot.
 
 Routes: usages, skus, managed_cluster, user_credentials, agent_pools, agent_pool, registries,
-quota, logs.
+quota, quota_request (azure_quota.py), logs. `edit_managed_cluster` / `edit_agent_pool` change a
+resource behind the client's back (its ETag moves), as another admin or the portal would.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,7 +32,7 @@ import trustme
 import yaml
 
 from bot.model.text import parse_time
-from tests.emulators import azure_routes
+from tests.emulators import azure_quota, azure_routes
 from tests.emulators.azure_routes import Reply
 from tests.emulators.azure_routes import error as _error
 
@@ -52,9 +54,11 @@ ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
         ("GET PUT", "agent_pool", _AKS + r"/agentpools/(?P<pool>[^/]+)"),
         ("GET", "registries", _SUB + r"/providers/microsoft\.containerregistry/registries"),
         ("GET PUT", "quota", _LOC + r"/providers/microsoft\.quota/quotas/(?P<family>[^/]+)"),
+        ("GET", "quota_request", _LOC + r"/providers/microsoft\.quota/quotaRequests/(?P<id>[^/]+)"),
         ("POST", "logs", r"/v1/workspaces/(?P<ws>[^/]+)/query"),
     ]
 ]
+HANDLERS = {**azure_routes.HANDLERS, **azure_quota.HANDLERS}
 
 
 @dataclass
@@ -66,6 +70,7 @@ class Fault:
     status: int = 503
     retry_after: str | None = None
     times: int | None = None  # the first N matching requests; None = every one
+    method: str | None = None  # only requests with this method (e.g. a write); None = any
 
 
 @dataclass
@@ -94,6 +99,10 @@ class AzureEmulator:
         self.stall_seconds = 3.0  # how long a `timeout` fault keeps the client waiting
         self.page_size: int | None = None  # split list bodies into nextLink pages
         self.user_kubeconfig: bytes | None = None
+        self.quota_desk = azure_quota.QuotaDesk()
+        # route -> called with each answered request of that route, after its reply is made:
+        # lets a test change a resource between the client's read and its write.
+        self.after_answer: dict[str, Callable[[Recorded], None]] = {}
         self._state: dict[str, Any] = {}
         self._etags: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -149,6 +158,21 @@ class AzureEmulator:
     def slow(self, route: str, seconds: float) -> None:
         self.latency[route] = seconds
 
+    def edit_managed_cluster(self, mutate: Callable[[dict[str, Any]], None]) -> None:
+        body = self.load("azure/managed-cluster.json")
+        mutate(body)
+        self.store("azure/managed-cluster.json", body)
+        self.etag(f"managedClusters/{self.cluster['name']}", bump=True)
+
+    def edit_agent_pool(self, pool: str, mutate: Callable[[dict[str, Any]], None]) -> None:
+        pools = self.load("azure/agent-pools.json")
+        mutate(next(p for p in pools["value"] if p["name"] == pool))
+        self.store("azure/agent-pools.json", pools)
+        self.etag(f"managedClusters/{self.cluster['name']}/agentPools/{pool}", bump=True)
+
+    def decide_quota_request(self, request_id: str, *, granted: bool, message: str = "") -> None:
+        azure_quota.decide(self, request_id, granted=granted, message=message)
+
     def seen(self, route: str) -> list[Recorded]:
         return [r for r in self.requests if r.route == route]
 
@@ -184,6 +208,8 @@ class AzureEmulator:
         self.requests.append(record)
         reply = self._answer(route, match, record)
         record.status = reply.status
+        if route in self.after_answer and reply.status:
+            self.after_answer[route](record)
         if reply.status == 0:  # a fault: record what the client will see (None: no answer)
             fault = reply.body
             record.status = {"status": fault.status, "timeout": None}.get(fault.kind, 200)
@@ -195,17 +221,19 @@ class AzureEmulator:
         if not rec.authorized:
             return _error(401, "AuthenticationFailed", "missing or wrong bearer token")
         time.sleep(self.latency.get(route, 0))
-        fault = self._take_fault(route)
+        fault = self._take_fault(route, rec.method)
         if fault is not None:
             return Reply(0, fault)  # status 0: the handler acts the fault out
         try:
-            return azure_routes.answer(self, route, match.groupdict(), rec)
+            return HANDLERS[route](self, match.groupdict(), rec)
         except Reply as reply:
             return reply
 
-    def _take_fault(self, route: str) -> Fault | None:
+    def _take_fault(self, route: str, method: str) -> Fault | None:
         with self._lock:
             for fault in self.faults.get(route, []):
+                if fault.method is not None and fault.method != method:
+                    continue
                 if fault.times is None:
                     return fault
                 if fault.times > 0:
@@ -277,7 +305,8 @@ def _handler(emulator: AzureEmulator) -> type[BaseHTTPRequestHandler]:
             reply = emulator.handle(self.command, self.path, headers, raw)
             if reply.status == 0:
                 return self._act_out(reply.body)
-            self._send(reply.status, json.dumps(reply.body).encode(), reply.headers)
+            data = b"" if reply.body is None else json.dumps(reply.body).encode()
+            self._send(reply.status, data, reply.headers)
 
         do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _serve
 
@@ -307,7 +336,11 @@ def _handler(emulator: AzureEmulator) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            code = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(fault.status, "Error")
+            code = {
+                403: "AuthorizationFailed",
+                429: "TooManyRequests",
+                503: "ServiceUnavailable",
+            }.get(fault.status, "Error")
             body = {"error": {"code": code, "message": f"emulated {fault.status}"}}
             self._send(fault.status, json.dumps(body).encode(), extra)
 

@@ -25,33 +25,29 @@ def error(status: int, code: str, message: str) -> Reply:
     return Reply(status, {"error": {"code": code, "message": message}})
 
 
-def answer(emu: AzureEmulator, route: str, p: dict[str, str], rec: Recorded) -> Reply:
-    return HANDLERS[route](emu, p, rec)
-
-
 # ---- identity checks: a wrong subscription, group, cluster or region is not this snapshot ----
 
 
-def _same(a: object, b: object) -> bool:
+def same(a: object, b: object) -> bool:
     return str(a or "").lower() == str(b or "").lower()
 
 
 def _sub(emu: AzureEmulator, p: dict[str, str]) -> None:
-    if not _same(p["sub"], emu.cluster.get("subscription_id")):
+    if not same(p["sub"], emu.cluster.get("subscription_id")):
         raise error(404, "SubscriptionNotFound", f"Subscription '{p['sub']}' could not be found.")
 
 
-def _loc(emu: AzureEmulator, p: dict[str, str]) -> None:
+def location_scope(emu: AzureEmulator, p: dict[str, str]) -> None:
     _sub(emu, p)
-    if not _same(p["loc"], emu.cluster.get("location")):
+    if not same(p["loc"], emu.cluster.get("location")):
         raise error(404, "LocationNotAvailableForResourceType", f"no data for {p['loc']}")
 
 
 def _aks(emu: AzureEmulator, p: dict[str, str]) -> str:
     _sub(emu, p)
-    if not _same(p["rg"], emu.cluster.get("resource_group")):
+    if not same(p["rg"], emu.cluster.get("resource_group")):
         raise error(404, "ResourceGroupNotFound", f"Resource group '{p['rg']}' could not be found.")
-    if not _same(p["name"], emu.cluster.get("name")):
+    if not same(p["name"], emu.cluster.get("name")):
         raise error(404, "ResourceNotFound", f"Managed cluster '{p['name']}' was not found.")
     return f"managedClusters/{emu.cluster['name']}"
 
@@ -92,7 +88,7 @@ def _put_body(rec: Recorded, current: dict[str, Any] | None, fixed: dict[str, An
 
 
 def usages(emu: AzureEmulator, p: dict[str, str], rec: Recorded) -> Reply:
-    _loc(emu, p)
+    location_scope(emu, p)
     return _list(emu, rec, emu.load("azure/usages.json"))
 
 
@@ -103,7 +99,7 @@ def skus(emu: AzureEmulator, p: dict[str, str], rec: Recorded) -> Reply:
     if wanted and not match:
         raise error(400, "InvalidFilter", f"unsupported $filter {wanted!r}")
     body = emu.load("azure/skus.json")
-    if match and not _same(match.group(1), emu.cluster.get("location")):
+    if match and not same(match.group(1), emu.cluster.get("location")):
         body = {"value": []}  # the snapshot only knows its own region's SKUs
     return _list(emu, rec, body)
 
@@ -138,7 +134,7 @@ def agent_pools(emu: AzureEmulator, p: dict[str, str], rec: Recorded) -> Reply:
 def agent_pool(emu: AzureEmulator, p: dict[str, str], rec: Recorded) -> Reply:
     key, rel = f"{_aks(emu, p)}/agentPools/{p['pool']}", "azure/agent-pools.json"
     pools = emu.load(rel)
-    index = next((i for i, x in enumerate(pools["value"]) if _same(x.get("name"), p["pool"])), None)
+    index = next((i for i, x in enumerate(pools["value"]) if same(x.get("name"), p["pool"])), None)
     current = None if index is None else pools["value"][index]
     if rec.method == "GET":
         if current is None:
@@ -159,44 +155,8 @@ def registries(emu: AzureEmulator, p: dict[str, str], rec: Recorded) -> Reply:
     return _list(emu, rec, emu.load("azure/registries.json"))
 
 
-def quota(emu: AzureEmulator, p: dict[str, str], rec: Recorded) -> Reply:
-    """Microsoft.Quota over the snapshot's usages: a granted request raises the usage limit."""
-    _loc(emu, p)
-    body = emu.load("azure/usages.json")
-    entry = next(
-        (u for u in body["value"] if _same((u.get("name") or {}).get("value"), p["family"])), None
-    )
-    if entry is None:
-        raise error(404, "ResourceNotFound", f"no quota named {p['family']}")
-    if rec.method == "PUT":
-        limit = ((rec.body or {}).get("properties") or {}).get("limit") or {}
-        if not isinstance(limit.get("value"), int) or limit["value"] < 0:
-            raise error(400, "InvalidQuotaLimit", "properties.limit.value must be an integer >= 0")
-        entry["limit"] = limit["value"]
-        emu.store("azure/usages.json", body)
-    family = entry["name"]["value"]
-    scope = f"/subscriptions/{p['sub']}/providers/Microsoft.Compute/locations/{p['loc']}"
-    props = {
-        "limit": {"limitObjectType": "LimitValue", "value": entry["limit"]},
-        "name": dict(entry["name"]),
-        "unit": entry.get("unit", "Count"),
-        "isQuotaApplicable": True,
-    }
-    if rec.method == "PUT":
-        props["provisioningState"] = "Succeeded"
-    return Reply(
-        200,
-        {
-            "id": f"{scope}/providers/Microsoft.Quota/quotas/{family}",
-            "type": "Microsoft.Quota/Quotas",
-            "name": family,
-            "properties": props,
-        },
-    )
-
-
 def logs(emu: AzureEmulator, p: dict[str, str], rec: Recorded) -> Reply:
-    if not _same(p["ws"], emu.cluster.get("log_analytics_workspace_id")):
+    if not same(p["ws"], emu.cluster.get("log_analytics_workspace_id")):
         raise error(404, "WorkspaceNotFoundError", f"workspace {p['ws']} not found")
     text = rec.body.get("query") if isinstance(rec.body, dict) else None
     match = _QUERY_ID.match(text or "")
@@ -213,6 +173,5 @@ HANDLERS: dict[str, Callable[[AzureEmulator, dict[str, str], Recorded], Reply]] 
     "agent_pools": agent_pools,
     "agent_pool": agent_pool,
     "registries": registries,
-    "quota": quota,
     "logs": logs,
 }

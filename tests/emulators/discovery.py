@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sources.kube_paths import RESOURCES, Resource
+from bot.sources.kube_paths import ALL_RESOURCES, Resource
 from tests.emulators.kube_store import KubeStore
 
 READ = ["get", "list", "watch"]
@@ -16,13 +16,14 @@ SUBRESOURCES = {
     "deployments": ["scale"],
     "statefulsets": ["scale"],
     "replicasets": ["scale"],
+    "inferencesets": ["scale"],
 }
 
 
 def _served(store: KubeStore) -> dict[tuple[str, str], list[Resource]]:
     """(group, version) -> resources served there; a CRD only if its file is in the snapshot."""
     out: dict[tuple[str, str], list[Resource]] = {}
-    for res in RESOURCES.values():
+    for res in ALL_RESOURCES.values():
         if res.custom:
             if store.objects.get(res.plural) is None:
                 continue

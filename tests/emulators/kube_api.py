@@ -8,7 +8,8 @@
 
 Routes: discovery (`/api`, `/apis`, `/api/v1`, `/apis/<group>/<version>`, `/version`); list
 (cluster-wide and namespaced, `labelSelector`, `fieldSelector`, `limit`/`continue`); get;
-create; merge and strategic-merge patch; delete; `.../scale` (GET/PUT/PATCH); pod eviction;
+create; merge and strategic-merge patch; replace (PUT); delete (with DeleteOptions
+preconditions); `.../scale` (GET/PUT/PATCH); pod eviction (PDBs, preconditions);
 pod log; pod proxy to `/metrics`; service proxy to the probe. Faults and latency are injected
 per route (a regex over "METHOD /path"). See kube_store.py for what a missing file means.
 """
@@ -271,12 +272,14 @@ class KubeApiEmulator:
                         f"the emulator applies only {', '.join(MERGE_TYPES)}",
                     )
                 return _json(200, store.patch(res, ns, name, r.body))
+            if r.method == "PUT":
+                return _json(200, store.replace(res, ns, name, r.body))
             if r.method == "DELETE":
-                return _json(200, store.delete(res, ns, name))
+                return _json(200, store.delete(res, ns, name, r.body))
         elif sub == ["scale"] and r.method in ("GET", "PUT", "PATCH"):
             return _json(200, store.scale(res, ns, name, None if r.method == "GET" else r.body))
         elif sub == ["eviction"] and plural == "pods" and r.method == "POST" and ns:
-            return _json(201, store.evict(ns, name))
+            return _json(201, store.evict(ns, name, r.body))
         elif sub == ["log"] and plural == "pods" and r.method == "GET" and ns:
             return backends.pod_log(store, ns, name, r.query)
         raise ApiError(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.sources.kube_paths import RESOURCES
+from bot.sources.kube_paths import ALL_RESOURCES, Resource
 
 Obj = dict[str, Any]
 USER = "system:serviceaccount:gpubot:gpubot"
@@ -63,7 +63,8 @@ def status_doc(code: int, reason: str, message: str) -> Obj:
 
 
 def forbidden(verb: str, resource: str, ns: str | None) -> ApiError:
-    group = RESOURCES[resource.split("/")[0]].group if resource.split("/")[0] in RESOURCES else ""
+    known = ALL_RESOURCES.get(resource.split("/")[0])
+    group = known.group if known else ""
     scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
     return ApiError(
         403,
@@ -75,6 +76,46 @@ def forbidden(verb: str, resource: str, ns: str | None) -> ApiError:
 
 def not_found(resource: str, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{resource} "{name}" not found')
+
+
+def _qualified(res: Resource) -> str:
+    return f"{res.plural}.{res.group}" if res.group else res.plural
+
+
+def already_exists(res: Resource, name: str) -> ApiError:
+    return ApiError(409, "AlreadyExists", f'{_qualified(res)} "{name}" already exists')
+
+
+def kube_meta(obj: Any) -> Obj:
+    return (obj.get("metadata") or {}) if isinstance(obj, dict) else {}
+
+
+def check_resource_version(res: Resource, obj: Obj, body: Any) -> None:
+    """A write that names a resourceVersion applies only to that version (optimistic lock)."""
+    wanted = kube_meta(body).get("resourceVersion")
+    if wanted is not None and str(wanted) != str(kube_meta(obj).get("resourceVersion")):
+        raise ApiError(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on {_qualified(res)} "{kube_meta(obj).get("name")}": '
+            "the object has been modified; please apply your changes to the latest version "
+            "and try again",
+        )
+
+
+def check_preconditions(res: Resource, obj: Obj, options: Any) -> None:
+    """DeleteOptions.preconditions: uid and resourceVersion must both match when given."""
+    wanted = ((options or {}) if isinstance(options, dict) else {}).get("preconditions") or {}
+    meta = kube_meta(obj)
+    for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        if wanted.get(key) is not None and str(wanted[key]) != str(meta.get(key)):
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {_qualified(res)} "{meta.get("name")}": '
+                f"Precondition failed: {label} in precondition: {wanted[key]}, "
+                f"{label} in object meta: {meta.get(key)}",
+            )
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -3,9 +3,18 @@ memory, with the API server's behaviour for lists, gets and writes.
 
 Agreement with the offline reader: a built-in kind whose file the snapshot lacks is "not known"
 and served as 403 Forbidden; an empty List is served as none; a custom resource whose file is
-absent is a CRD that is not installed (404, or `missing_crd_status`). Strategic-merge patches
-are applied as JSON merge patches (RFC 7386: maps merge, `null` deletes, lists are replaced);
-that is exact for the fields fixes touch (replicas, schedules, tolerations lists, data keys).
+absent is a CRD that is not installed (404, or `missing_crd_status`). The built-in kinds only
+fixes write (`kube_paths.FIX_RESOURCES`: ServiceAccounts, Roles, RoleBindings) are never in a
+snapshot and start empty; KAITO InferenceSets, which fixes scale, are served from
+`kubernetes/inferencesets.json` when a scenario has one (else their CRD is not installed).
+Strategic-merge patches are applied as JSON merge patches (RFC 7386: maps merge, `null`
+deletes, lists are replaced); that is exact for the fields fixes touch (replicas, schedules,
+tolerations lists, data keys).
+
+Optimistic concurrency as the API server does it: every object has a resourceVersion (the
+snapshot's, or one stamped at load), a PATCH/PUT carrying a stale `metadata.resourceVersion`
+is 409 Conflict, a DELETE or eviction whose `preconditions` (uid, resourceVersion) do not
+match is 409, and creating an existing name is 409 AlreadyExists.
 """
 
 from __future__ import annotations
@@ -22,19 +31,25 @@ from pathlib import Path
 from typing import Any
 
 from bot.sources import selectors
-from bot.sources.kube_paths import RESOURCES, Resource
+from bot.sources.kube_paths import ALL_RESOURCES, FIX_RESOURCES, RESOURCES, Resource
 from bot.sources.listorder import api_order, storage_key
 from tests.emulators.kube_status import (
     FIELDS,
     ApiError,
+    already_exists,
+    check_preconditions,
+    check_resource_version,
     forbidden,
+    kube_meta,
     merge_patch,
     not_found,
     status_doc,
 )
 
 Obj = dict[str, Any]
-SCALABLE = {"deployments", "statefulsets", "replicasets"}
+# Kinds with a scale subresource: the built-in ones, and the InferenceSet CRD's
+# (`subresources.scale`: specReplicasPath .spec.replicas, statusReplicasPath .status.replicas).
+SCALABLE = {"deployments", "statefulsets", "replicasets", "inferencesets"}
 
 
 class KubeStore:
@@ -51,9 +66,14 @@ class KubeStore:
         # O(page) per page and a pod log O(1). Valid while (revision, item count) holds.
         self._names: dict[str, tuple[tuple[int, int], dict[tuple[str | None, str], Obj]]] = {}
         self._chosen: dict[tuple[Any, ...], tuple[tuple[int, int], list[Obj]]] = {}
-        for plural, res in RESOURCES.items():
+        for plural, res in ALL_RESOURCES.items():
             path = self.root / "kubernetes" / f"{plural}.json"
             doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            if doc is None and plural in FIX_RESOURCES and not res.custom:
+                doc = {"items": []}  # a cluster always has these kinds; snapshots never do
+            for item in (doc or {}).get("items") or []:
+                if isinstance(item, dict) and not kube_meta(item).get("resourceVersion"):
+                    self._bump(item)  # the API server always serves one
             # etcd lists by storage key, whatever order the fixture file has
             self.objects[plural] = None if doc is None else api_order(doc.get("items") or [])
             if res.custom and doc is not None:
@@ -70,7 +90,7 @@ class KubeStore:
     # ---- resolution ----------------------------------------------------------------------
 
     def resolve(self, group: str, version: str, plural: str, ns: str | None, verb: str) -> Resource:
-        res = RESOURCES.get(plural)
+        res = ALL_RESOURCES.get(plural)
         missing = ApiError(404, "NotFound", "the server could not find the requested resource")
         if res is None or res.group != group or version not in res.versions:
             raise missing
@@ -203,6 +223,7 @@ class KubeStore:
     # ---- writes --------------------------------------------------------------------------
 
     def create(self, res: Resource, ns: str | None, body: Obj) -> Obj:
+        body = copy.deepcopy(body)  # the recorded request stays as the client sent it
         meta = body.setdefault("metadata", {})
         name = meta.get("name")
         if not name:
@@ -213,9 +234,10 @@ class KubeStore:
             except ApiError:
                 pass
             else:
-                raise ApiError(409, "AlreadyExists", f'{res.plural} "{name}" already exists')
+                raise already_exists(res, name)
             if res.namespaced:
                 meta["namespace"] = ns
+            meta.pop("resourceVersion", None)  # the server assigns it
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
             self._bump(body)
@@ -227,17 +249,43 @@ class KubeStore:
             raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
         with self.lock:
             obj = self.find(res, ns, name)
+            check_resource_version(res, obj, patch)
             merged = merge_patch(obj, patch)
             obj.clear()
             obj.update(merged)
             self._bump(obj)
         return self.get(res, ns, name)
 
-    def delete(self, res: Resource, ns: str | None, name: str) -> Obj:
+    def replace(self, res: Resource, ns: str | None, name: str, body: Any) -> Obj:
+        """PUT: the whole object; identity (uid, creationTimestamp) stays the server's."""
+        if not isinstance(body, dict) or kube_meta(body).get("name") != name:
+            raise ApiError(400, "BadRequest", "the name in the body does not match the URL")
         with self.lock:
             obj = self.find(res, ns, name)
+            check_resource_version(res, obj, body)
+            kept = {
+                k: kube_meta(obj)[k]
+                for k in ("uid", "creationTimestamp", "namespace")
+                if k in kube_meta(obj)
+            }
+            replaced = {
+                k: v for k, v in copy.deepcopy(body).items() if k not in ("kind", "apiVersion")
+            }
+            replaced["metadata"] = {**kube_meta(replaced), **kept}
+            obj.clear()
+            obj.update(replaced)
+            self._bump(obj)
+        return self.get(res, ns, name)
+
+    def delete(self, res: Resource, ns: str | None, name: str, options: Any = None) -> Obj:
+        with self.lock:
+            obj = self.find(res, ns, name)
+            check_preconditions(res, obj, options)
+            gone = self.get(res, ns, name)
             self._items(res).remove(obj)
             self._by_node = None
+        if res.plural == "pods":  # the pod registry answers with the deleted object
+            return gone
         return status_doc(200, "", f'{res.plural} "{name}" deleted') | {"status": "Success"}
 
     def scale(self, res: Resource, ns: str | None, name: str, body: Obj | None) -> Obj:
@@ -246,6 +294,7 @@ class KubeStore:
         with self.lock:
             obj = self.find(res, ns, name)
             if body is not None:
+                check_resource_version(res, obj, body)
                 replicas = (body.get("spec") or {}).get("replicas")
                 if not isinstance(replicas, int) or replicas < 0:
                     raise ApiError(422, "Invalid", "spec.replicas: must be a non-negative integer")
@@ -258,19 +307,21 @@ class KubeStore:
                 "metadata": {
                     "name": name,
                     "namespace": ns,
-                    "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion"),
+                    "uid": kube_meta(obj).get("uid"),
+                    "resourceVersion": kube_meta(obj).get("resourceVersion"),
                 },
                 "spec": {"replicas": spec.get("replicas", 1)},
                 "status": {"replicas": status.get("replicas", 0)},
             }
 
-    def evict(self, ns: str, name: str) -> Obj:
+    def evict(self, ns: str, name: str, body: Any = None) -> Obj:
         pods = RESOURCES["pods"]
         with self.lock:
             pod = self.find(pods, ns, name)
-            labels = (pod.get("metadata") or {}).get("labels") or {}
+            check_preconditions(pods, pod, (body or {}).get("deleteOptions"))
+            labels = kube_meta(pod).get("labels") or {}
             for pdb in self.objects.get("poddisruptionbudgets") or []:
-                if (pdb.get("metadata") or {}).get("namespace") != ns:
+                if kube_meta(pdb).get("namespace") != ns:
                     continue
                 match = ((pdb.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
                 if all(labels.get(k) == v for k, v in match.items()) and (

@@ -31,6 +31,8 @@ class Call:
     args: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
+    reply: dict[str, Any] = field(default_factory=dict)  # what the fake answered (its `ts`)
+    path: str = ""  # e.g. /response/7: which response_url was used
 
 
 class FakeSlack:
@@ -58,7 +60,11 @@ class FakeSlack:
 
     @property
     def response_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/response/1"
+        return self.response_url_for(1)
+
+    def response_url_for(self, n: int | str) -> str:
+        """A distinct response_url per click, so a reply can be matched to its click."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/response/{n}"
 
     def __enter__(self) -> FakeSlack:
         self.thread.start()
@@ -168,7 +174,7 @@ class FakeSlack:
                     else fake._answer(method, args)
                 )
                 with fake.changed:
-                    fake.calls.append(Call(method, args, dict(self.headers)))
+                    fake.calls.append(Call(method, args, dict(self.headers), reply=body, path=path))
                     fake.changed.notify_all()
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -254,6 +260,17 @@ class FakeSocketMode:
                 await ws.send(json.dumps(envelope))
 
         asyncio.run_coroutine_threadsafe(push(), self._loop).result(10)
+
+    def drop(self) -> None:
+        """Close every open connection, as Slack does when it loses one; the server keeps
+        accepting new ones (whether the client gets a URL is `apps.connections.open`'s say)."""
+
+        async def close() -> None:
+            for ws in list(self._clients):
+                await ws.close()
+
+        self.connected.clear()
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
 
     def wait_ack(self, envelope_id: str, timeout: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -274,9 +274,22 @@ def test_arg_int_both_spellings() -> None:
     assert vllm.arg_int(pod, "--max-model-len") is None
 
 
+KAITO_CONFIG = "vllm:\n  gpu-memory-utilization: 0.90\n  max-model-len: 32768\n"
+
+
+def _config(text: str | None, controller: str | None = None) -> vllm.WorkspaceConfig:
+    return vllm.WorkspaceConfig(
+        "default",
+        "ws",
+        "cfg",
+        vllm.vllm_config({"data": {"inference_config.yaml": text}}),
+        text,
+        controller,
+    )
+
+
 def test_cap_offer_needs_a_configmap_with_max_model_len() -> None:
-    cfg = vllm.WorkspaceConfig("default", "ws", "cfg", {"max-model-len": 32768})
-    params, line = vllm.cap_offer(cfg)
+    params, line = vllm.cap_offer(_config(KAITO_CONFIG))
     assert params == {
         "namespace": "default",
         "configmap": "cfg",
@@ -285,7 +298,20 @@ def test_cap_offer_needs_a_configmap_with_max_model_len() -> None:
         "new_max_model_len": 16384,
     }
     assert vllm.cap_offer(vllm.WorkspaceConfig("default", "ws", None, None))[0] is None
-    params, line = vllm.cap_offer(vllm.WorkspaceConfig("default", "ws", "cfg", {}))
+    params, line = vllm.cap_offer(_config("vllm:\n  swap-space: 4\n"))
+    assert params is None and "sets no max-model-len" in line
+
+
+def test_cap_offer_only_what_the_actuator_can_edit() -> None:
+    """No offer the cap-max-model-len actuator would refuse: a ConfigMap a controller owns,
+    a value it cannot lower, or a file whose max-model-len is not one editable line."""
+    params, line = vllm.cap_offer(_config(KAITO_CONFIG, controller="Workspace ws"))
+    assert params is None and "managed by Workspace ws" in line
+    params, line = vllm.cap_offer(_config("vllm:\n  max-model-len: 256\n"))
+    assert params is None and "256-token floor" in line
+    params, line = vllm.cap_offer(_config("vllm: {max-model-len: 8192}\n"))
+    assert params is None and "0 max-model-len lines" in line
+    params, line = vllm.cap_offer(_config('vllm:\n  max-model-len: "8192"\n'))
     assert params is None and "sets no max-model-len" in line
 
 

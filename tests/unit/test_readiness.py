@@ -224,8 +224,37 @@ def test_inference_workloads_take_the_kind_that_runs_each_workspace() -> None:
         "spec": {"template": {"spec": {"containers": [{"name": "api"}]}}},
     }
     out = rd.inference_workloads(c.k8s["workspaces"] + [tuning], c.k8s["statefulsets"], [cpu_only])
-    assert out == [rd.Workload("default", WS, "statefulset", {"apps": "llama-3-1-8b"})]
+    assert out == [rd.Workload("default", WS, "statefulset", {"apps": "llama-3-1-8b"}, WS)]
     assert rd.inference_workloads(c.k8s["workspaces"], [], [])[0].ref == f"workspace/{WS}"
+
+
+def test_inference_workloads_know_the_inferenceset_and_other_controllers() -> None:
+    c = base.healthy()
+    ws = c.k8s["workspaces"][0]
+    ws["metadata"]["labels"] = {"inferenceset.kaito.sh/created-by": "llama"}
+    operated = {
+        "metadata": {
+            "name": "vllm",
+            "namespace": "ml",
+            "ownerReferences": [{"kind": "LLMService", "name": "chat", "controller": True}],
+        },
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "vllm", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
+                    ]
+                }
+            }
+        },
+    }
+    kaito, other = rd.inference_workloads(c.k8s["workspaces"], c.k8s["statefulsets"], [operated])
+    assert (kaito.workspace, kaito.inferenceset, kaito.controller) == (WS, "llama", None)
+    assert (other.workspace, other.inferenceset, other.controller) == (
+        None,
+        None,
+        "LLMService chat",
+    )
 
 
 def test_daemonset_kinds() -> None:

@@ -32,8 +32,16 @@ class AzureState(Protocol):
 
     def agent_pool(self, name: str) -> tuple[dict[str, Any] | None, str | None]: ...
 
+    def agent_pools(self) -> list[dict[str, Any]]:
+        """Every agent pool (ARM JSON): which SKUs the autoscaler may add a node of."""
+        ...
+
     def usage(self, family: str) -> dict[str, Any] | None:
         """The compute usage entry of a quota family in the cluster's region."""
+        ...
+
+    def vm_sku(self, name: str) -> dict[str, Any] | None:
+        """The Resource Skus entry of a VM size in the cluster's region (None: unknown)."""
         ...
 
 
@@ -91,3 +99,8 @@ def snapshot_fix_context(source: Any) -> FixContext:
         read_only_reason="this bot answers from a snapshot: fixes show their plan but "
         "are never applied",
     )
+
+
+def fix_context(source: Any) -> FixContext:
+    """The fix context of whatever a diagnosis reads: live clients, or a snapshot (plan only)."""
+    return live_fix_context(source) if source.kind == "live" else snapshot_fix_context(source)

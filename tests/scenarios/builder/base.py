@@ -449,7 +449,8 @@ class Cluster:
             return json.dumps(obj, indent=1, sort_keys=False) + "\n"
 
         put("snapshot.yaml", yaml.safe_dump(self.manifest, sort_keys=False))
-        apis = {"workspaces": "kaito.sh/v1beta1", "nodeclaims": "karpenter.sh/v1", "clusterpolicies": "nvidia.com/v1"}
+        apis = {"workspaces": "kaito.sh/v1beta1", "inferencesets": "kaito.sh/v1beta1", "nodeclaims": "karpenter.sh/v1",
+                "clusterpolicies": "nvidia.com/v1"}
         for resource, items in self.k8s.items():
             kind = {"nodes": "Node", "pods": "Pod", "events": "Event", "daemonsets": "DaemonSet",
                     "deployments": "Deployment", "replicasets": "ReplicaSet", "statefulsets": "StatefulSet",

@@ -566,6 +566,65 @@ def cold_start_ruled_out() -> Cluster:
     return c
 
 
+ISET = "llama-3-1-8b"
+ISET_WS = f"{ISET}-0"  # an InferenceSet names its Workspaces <set>-<index>
+ISET_LABEL = "inferenceset.kaito.sh/created-by"
+
+
+def _renamed(c: Cluster, old: str, new: str) -> Cluster:
+    """The cluster with every object, log, metric and probe of workspace `old` named `new`."""
+    import json
+
+    out = c.copy()
+    swap = lambda x: json.loads(json.dumps(x).replace(old, new))  # noqa: E731
+    out.k8s = swap(c.k8s)
+    out.logs = {k.replace(old, new): v for k, v in c.logs.items()}
+    out.metrics = {k.replace(old, new): v for k, v in c.metrics.items()}
+    out.probes = {k.replace(old, new): v for k, v in c.probes.items()}
+    return out
+
+
+def _inferenceset(name: str, ns: str, *, replicas: int) -> Obj:
+    """A KAITO InferenceSet (kaito.sh/v1beta1, `kaito_inferenceset_phi_4_mini.yaml`'s shape)."""
+    return {
+        "apiVersion": "kaito.sh/v1beta1", "kind": "InferenceSet",
+        "metadata": {"name": name, "namespace": ns, "uid": base.uid(ns + name + "iset"),
+                     "creationTimestamp": base.ts(days=20), "generation": 4},
+        "spec": {"replicas": replicas, "labelSelector": {"matchLabels": {"apps": "llama-3-1-8b"}},
+                 "template": {"resource": {"instanceType": base.GPU_SKU},
+                              "inference": {"preset": {"name": "llama-3.1-8b-instruct"},
+                                            "config": "llama-inference-config"}}},
+        "status": {"replicas": replicas, "readyReplicas": replicas, "conditions": [
+            base.condition("InferenceSetReady", "True", "inferencesetReady", "inferenceset is ready", minutes_ago=4)]},
+    }
+
+
+@scenario(
+    "cold-start/inferenceset",
+    confirmed=["cold-start"],
+    description="The cold start of cold-start/confirmed, served by KAITO InferenceSet llama-3-1-8b: it was "
+    "scaled to 0 overnight and back to 1 this morning, so its Workspace llama-3-1-8b-0 came back 14 min ago "
+    "on a fresh node. No CronJob pre-warms the set; the pre-warm offered scales the InferenceSet, "
+    "KAITO's own replica count.",
+)
+def cold_start_inferenceset() -> Cluster:
+    c = _renamed(cold_start_confirmed(), base.WS, ISET_WS)
+    ws = c.find("workspaces", ISET_WS, base.WS_NS)
+    ws["metadata"]["creationTimestamp"] = base.ts(minutes=14)
+    ws["metadata"]["labels"] = {ISET_LABEL: ISET}
+    for cond in ws["status"]["conditions"]:
+        if cond["type"] in ("NodeClaimReady", "ResourceReady"):
+            cond["lastTransitionTime"] = base.ts(minutes=10)
+    sts = c.find("statefulsets", ISET_WS, base.WS_NS)
+    sts["metadata"]["creationTimestamp"] = base.ts(minutes=14)
+    # KAITO adds the set's label to the StatefulSet selector (so HPA/VPA can select its pods).
+    for labels in (sts["spec"]["selector"]["matchLabels"], sts["spec"]["template"]["metadata"]["labels"],
+                   c.find("pods", f"{ISET_WS}-0", base.WS_NS)["metadata"]["labels"]):
+        labels[ISET_LABEL] = ISET
+    c.k8s["inferencesets"] = [_inferenceset(ISET, base.WS_NS, replicas=1)]
+    return c
+
+
 # ---- row 13: spot-eviction ------------------------------------------------------------------
 
 
