@@ -81,9 +81,13 @@ def _serve(config: Path, env: dict[str, str], fake: FakeSlack, work: Path) -> tu
     }
     argv = [sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--config", str(config)]
-    proc = subprocess.Popen(
-        argv, env=proc_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # Its log goes to a file: a pipe nobody reads fills up (64 KB of INFO lines) and blocks
+    # the bot mid-request.
+    log = work / "gpubot-serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            argv, env=proc_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sink
+        )
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
     while True:
         try:
@@ -92,7 +96,8 @@ def _serve(config: Path, env: dict[str, str], fake: FakeSlack, work: Path) -> tu
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                err = proc.communicate()[1][-2000:]
+                proc.wait()
+                err = log.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"gpubot serve did not start: {err}") from None
             time.sleep(0.2)
 
