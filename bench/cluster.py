@@ -2,7 +2,10 @@
 
 Extends tests/emulators/large_cluster.py: a chosen number of GPU nodes (not a quarter of the
 nodes) and a realistic event stream (scheduling, pulls, probe failures, GPU XID warnings).
-ARM bodies and Log Analytics tables come from the healthy base cluster the builder writes.
+Every KAITO workspace pod has a log, a /metrics page and a Service answering its probe, so
+the per-pod and per-service reads a triage fans out to are really made (without them the
+emulator refuses the first read and the fan-out stops there). ARM bodies and Log Analytics
+tables come from the healthy base cluster the builder writes.
 
     python -m bench.cluster --nodes 5000 --pods 150000 --gpu-nodes 200 --events 20000 OUT
 """
@@ -72,7 +75,32 @@ def synthetic_cluster(
             )
         )
     c.k8s["events"] = out
+    _serving_reads(c)
     return c
+
+
+def _serving_reads(c: Cluster) -> None:
+    """A log, metrics and a Service with a probe answer for every KAITO workspace pod, copied
+    from the healthy cluster's one workspace (vLLM start-up log, vLLM /metrics, /v1/models)."""
+    healthy = base.healthy()
+    log = next(t for k, t in healthy.logs.items() if k.startswith(f"{base.WS_NS}/{base.WS}"))
+    prom = next(iter(healthy.metrics.values()))
+    probe = next(iter(healthy.probes.values()))
+    services = list(c.k8s.get("services", []))
+    for pod in c.k8s["pods"]:
+        ws = pod["metadata"].get("labels", {}).get("kaito.sh/workspace")
+        if not ws or not pod["spec"].get("nodeName"):
+            continue
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        for container in pod["spec"]["containers"]:
+            c.logs[f"{ns}/{name}/{container['name']}"] = log
+        c.metrics[f"{ns}/{name}"] = prom
+        if not any(
+            s["metadata"]["name"] == ws and s["metadata"]["namespace"] == ns for s in services
+        ):
+            services.append(base.service(ws, ns))
+            c.probes[f"{ns}/{ws}"] = probe
+    c.k8s["services"] = services
 
 
 def main() -> None:

@@ -7,10 +7,13 @@ Latency is injected per call into the loopback emulators (Kubernetes 50 ms, ARM 
 Analytics 800 ms by default). Columns, for gpubot and the naive baseline side by side:
 
 - critical path: the slowest single required call, each distinct question timed on its own;
-- triage span: first evidence request to finished diagnosis (in process, warm, as in Slack);
+- triage span: first evidence request to finished diagnosis, in a warm process of its own
+  (bench/triage.py: as `gpubot serve`, with the emulators in another process);
 - start-up: CLI process start to its first request seen at an emulator;
 - calls / questions: API requests the emulators saw vs distinct evidence questions;
-- peak RSS: of the CLI process (os.wait4), so the emulators are not counted.
+- peak RSS: of the CLI process, through a small launcher (bench/rss.py), so neither the
+  emulators nor the benchmark's own pages are counted;
+- Slack ack p50/p99 while five triages run (bench/ack.py), and the calls by kind.
 """
 
 from __future__ import annotations
@@ -21,65 +24,25 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import trustme
 import yaml
 
+from bench import ack
 from bench.cluster import synthetic_cluster
+from bench.report import COLUMNS, Latency, Report, Row, table, targets
 from tests.emulators.azure_api import ROUTES, AzureEmulator
 from tests.emulators.kube_api import KubeApiEmulator
 
+__all__ = ["COLUMNS", "Latency", "Report", "Row", "run", "table", "targets"]
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-not-a-secret"
-COLUMNS = (
-    "run",
-    "critical_path_s",
-    "triage_span_s",
-    "ratio",
-    "startup_s",
-    "api_calls",
-    "distinct_calls",
-    "questions",
-    "peak_rss_mb",
-)
-
-
-@dataclass
-class Latency:
-    kube: float = 0.05
-    arm: float = 0.15
-    logs: float = 0.8
-
-
-@dataclass
-class Row:
-    run: str
-    critical_path_s: float
-    triage_span_s: float
-    ratio: float
-    startup_s: float | None
-    api_calls: int
-    distinct_calls: int
-    questions: int
-    peak_rss_mb: float
-
-
-@dataclass
-class Report:
-    cluster: dict[str, int]
-    latency: dict[str, float]
-    rows: list[Row] = field(default_factory=list)
-    per_question_s: dict[str, float] = field(default_factory=dict)
-    findings: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "targets": targets(self)}
 
 
 class _Stamps:
@@ -129,6 +92,25 @@ def _distinct(kube: KubeApiEmulator, azure: AzureEmulator) -> int:
     return len(seen)
 
 
+def _kinds(kube: KubeApiEmulator, azure: AzureEmulator) -> dict[str, int]:
+    """Where the calls go: list pages by resource, and the per-pod/per-node/per-service reads."""
+    kinds: Counter[str] = Counter()
+    for r in kube.requests:
+        if r.path.endswith("/log"):
+            kinds["pod logs"] += 1
+        elif r.path.endswith("/proxy/metrics"):
+            kinds["pod metrics"] += 1
+        elif "/services/" in r.path and "/proxy" in r.path:
+            kinds["service probes"] += 1
+        elif r.query.get("fieldSelector", "").startswith("spec.nodeName="):
+            kinds["pods per GPU node"] += 1
+        else:
+            kinds[f"{r.path.rsplit('/', 1)[-1]} pages"] += 1
+    for r in azure.requests:
+        kinds["log analytics" if "/query" in r.path else "arm"] += 1
+    return dict(kinds.most_common())
+
+
 def _reset(kube: KubeApiEmulator, azure: AzureEmulator, stamps: _Stamps) -> None:
     kube.requests.clear()
     azure.requests.clear()
@@ -139,37 +121,21 @@ def _first(kube: KubeApiEmulator, stamps: _Stamps) -> float:
     return min([r.at for r in kube.requests] + stamps.times)
 
 
-class _Counting:
-    """The live source, recording the distinct questions it is asked."""
-
-    def __init__(self, source: Any) -> None:
-        self.source, self.asked = source, []
-        self._lock = threading.Lock()
-
-    def answer(self, question: Any) -> Any:
-        with self._lock:
-            self.asked.append(question)
-        return self.source.answer(question)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.source, name)
-
-
 def _spawn_rss(
-    argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 1, 2)
+    argv: list[str], env: dict[str, str], work: Path, ok: tuple[int, ...] = (0, 1, 2)
 ) -> tuple[float, str, float]:
-    """Like _spawn but reaping the child ourselves so its own peak RSS is known."""
-    start = time.monotonic()
+    """(monotonic start, stdout, own peak RSS MB) of `argv`, started through bench.rss."""
+    report = work / f"rss-{time.monotonic_ns()}.json"
+    launcher = [sys.executable, "-m", "bench.rss", str(report), "--", *argv]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        subprocess.run(launcher, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=err)
         out.seek(0)
         err.seek(0)
         text = out.read()
-        if proc.returncode not in ok:
-            raise RuntimeError(f"{argv[1:4]} exited {proc.returncode}: {err.read()[-2000:]}")
-    return start, text, usage.ru_maxrss / 1024
+        doc = json.loads(report.read_text()) if report.exists() else {"returncode": -1}
+        if doc["returncode"] not in ok:
+            raise RuntimeError(f"{argv[1:4]} exited {doc['returncode']}: {err.read()[-2000:]}")
+    return doc["start"], text, doc["rss_mb"]
 
 
 def run(
@@ -179,7 +145,12 @@ def run(
     events: int = 20_000,
     latency: Latency | None = None,
     work: Path | None = None,
+    *,
+    naive: bool = True,
+    acks: int = 100,
 ) -> Report:
+    """`naive=False` skips the baseline (at 150,000 pods it needs several GB); `acks=0`
+    skips the Slack ack measurement."""
     latency = latency or Latency()
     tmp = tempfile.TemporaryDirectory(prefix="gpubot-bench-")
     work = work or Path(tmp.name)
@@ -193,9 +164,17 @@ def run(
     try:
         with emulated(snapshot, latency, work) as (kube, azure, stamps, config, env):
             os.environ.update(env)
-            report.rows, report.per_question_s, report.findings = _measure(
-                kube, azure, stamps, config, env, work
-            )
+            _measure(report, kube, azure, stamps, config, env, work, naive=naive)
+            if acks:
+                got = ack.measure(config, env, work, samples=acks)
+                report.ack_ms = {
+                    "p50": got.percentile(50),
+                    "p99": got.percentile(99),
+                    "max": max(got.samples_ms),
+                    "samples": len(got.samples_ms),
+                    "waves": got.waves,
+                    "triages": got.triages,
+                }
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -203,123 +182,78 @@ def run(
     return report
 
 
-def _measure(kube, azure, stamps, config, env, work):
-    from bot.cli.wiring import diagnoser_for
-    from bot.sources.live import open_live
+class _Triage:
+    """bench/triage.py in its own process: one JSON line per step, a line on stdin for the next."""
 
-    diagnoser = diagnoser_for(argparse.Namespace(config=config, cluster=None))
-    opened = diagnoser.sources
-    counting: list[_Counting] = []
+    def __init__(self, config: Path, env: dict[str, str]) -> None:
+        argv = [sys.executable, "-m", "bench.triage", str(config)]
+        self.proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
-    def sources(name: str | None) -> Any:
-        counting.append(_Counting(opened(name)))
-        return counting[-1]
+    def step(self, go: bool = True) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if go:
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench.triage exited {self.proc.wait()}")
+        return dict(json.loads(line))
 
-    diagnoser.sources = sources
-    diagnoser.run(None)  # warm: imports, clients, connections (Slack's process is warm)
-    _reset(kube, azure, stamps)
-    done = diagnoser.run(None)
-    end = time.monotonic()
-    span = end - _first(kube, stamps)
-    calls, distinct = _requests(kube, azure), _distinct(kube, azure)
-    questions = list(dict.fromkeys(counting[-1].asked))
 
-    # the critical path: each distinct question alone, through a fresh source
-    from bot.settings import load_config
-
-    cluster = load_config(str(config)).cluster(None)
-    per_question: dict[str, float] = {}
-    for q in questions:
-        source = open_live(cluster)
-        t = time.monotonic()
-        source.answer(q)
-        per_question[f"{q.label()} {dict(q.params)}"] = round(time.monotonic() - t, 3)
-    critical = max(per_question.values(), default=0.0)
+def _measure(report, kube, azure, stamps, config, env, work, *, naive: bool) -> None:
+    child = _Triage(config, env)
+    try:
+        child.step(go=False)  # warmed up
+        _reset(kube, azure, stamps)
+        measured = child.step()
+        span = measured["end"] - _first(kube, stamps)
+        calls, distinct = _requests(kube, azure), _distinct(kube, azure)
+        report.calls_by_kind = _kinds(kube, azure)
+        report.most_asked, report.findings = measured["most_asked"], measured["findings"]
+        questions = measured["questions"]
+        report.per_question_s = child.step()["per_question_s"]
+    finally:
+        child.proc.communicate(timeout=60)
+    critical = max(report.per_question_s.values(), default=0.0)
 
     # the CLI: start-up and peak RSS of a real `gpubot diagnose --config`
     _reset(kube, azure, stamps)
     argv = [sys.executable, "-m", "bot", "diagnose", "--config", str(config), "--format", "json"]
-    start, _, rss = _spawn_rss(argv, env)
+    start, _, rss = _spawn_rss(argv, env, work)
     startup = _first(kube, stamps) - start
+    ratio = span / critical if critical else 0.0
+    n = len(questions)
+    report.rows = [Row("gpubot", critical, span, ratio, startup, calls, distinct, n, rss)]
+    if naive:
+        report.rows.append(_naive(kube, azure, stamps, config, env, work, questions, critical))
 
-    # the naive baseline, in its own process
+
+def _naive(kube, azure, stamps, config, env, work, questions, critical) -> Row:
+    """The baseline, in its own process."""
     qfile = work / "questions.json"
-    qfile.write_text(json.dumps([{"kind": q.kind, "params": list(q.params)} for q in questions]))
+    qfile.write_text(json.dumps(questions))
     _reset(kube, azure, stamps)
     argv = [sys.executable, "-m", "bench.naive", str(config), str(qfile)]
-    nstart, out, nrss = _spawn_rss(argv, env, ok=(0,))
+    nstart, out, nrss = _spawn_rss(argv, env, work, ok=(0,))
     naive = json.loads(out.strip().splitlines()[-1])
-    naive_calls, naive_distinct = _requests(kube, azure), _distinct(kube, azure)
-    rows = [
-        Row(
-            "gpubot",
-            critical,
-            span,
-            span / critical if critical else 0.0,
-            startup,
-            calls,
-            distinct,
-            len(questions),
-            rss,
-        ),
-        Row(
-            "naive",
-            critical,
-            naive["span"],
-            naive["span"] / critical if critical else 0.0,
-            naive["first"] - nstart,
-            naive_calls,
-            naive_distinct,
-            len(questions),
-            nrss,
-        ),
-    ]
-    return rows, per_question, len(done.findings)
-
-
-def targets(report: Report) -> list[dict[str, Any]]:
-    """The issue 7 targets, met or missed, for the gpubot row."""
-    g = next(r for r in report.rows if r.run == "gpubot")
-    big = report.cluster["pods"] >= 150_000
-    out = [
-        ("triage span <= 1.25x critical path", g.ratio, 1.25),
-        ("CLI start-up <= 1.5 s", g.startup_s, 1.5),
-        ("API calls == distinct questions", g.api_calls, g.questions),
-        ("no call repeated (API calls == distinct calls)", g.api_calls, g.distinct_calls),
-    ]
-    if big:
-        out += [
-            ("large cluster: triage <= 1.5x critical path", g.ratio, 1.5),
-            ("large cluster: peak RSS <= 300 MB", g.peak_rss_mb, 300.0),
-        ]
-    return [
-        {
-            "target": name,
-            "value": value,
-            "limit": limit,
-            "met": value is not None and value <= limit,
-        }
-        for name, value, limit in out
-    ]
-
-
-def table(report: Report) -> str:
-    lines = [
-        f"cluster {report.cluster}  latency {report.latency}",
-        "  ".join(f"{c:>15}" for c in COLUMNS),
-    ]
-    for row in report.rows:
-        cells = []
-        for c in COLUMNS:
-            v = getattr(row, c)
-            cells.append(f"{v:>15.3f}" if isinstance(v, float) else f"{v!s:>15}")
-        lines.append("  ".join(cells))
-    lines.append("")
-    for t in targets(report):
-        mark = "MET   " if t["met"] else "MISSED"
-        value = t["value"] if not isinstance(t["value"], float) else round(t["value"], 3)
-        lines.append(f"{mark} {t['target']}: {value} (limit {t['limit']})")
-    return "\n".join(lines)
+    return Row(
+        "naive",
+        critical,
+        naive["span"],
+        naive["span"] / critical if critical else 0.0,
+        naive["first"] - nstart,
+        _requests(kube, azure),
+        _distinct(kube, azure),
+        len(questions),
+        nrss,
+    )
 
 
 def main() -> None:
@@ -331,10 +265,12 @@ def main() -> None:
     ap.add_argument("--k8s-ms", type=float, default=50)
     ap.add_argument("--arm-ms", type=float, default=150)
     ap.add_argument("--logs-ms", type=float, default=800)
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    ap.add_argument("--acks", type=int, default=100, help="Slack ack samples (0: skip)")
     ap.add_argument("--json", type=Path, help="also write the report here")
     a = ap.parse_args()
     latency = Latency(a.k8s_ms / 1000, a.arm_ms / 1000, a.logs_ms / 1000)
-    report = run(a.nodes, a.pods, a.gpu_nodes, a.events, latency)
+    report = run(a.nodes, a.pods, a.gpu_nodes, a.events, latency, naive=not a.no_naive, acks=a.acks)
     print(table(report))
     print("\nslowest questions alone (s):")
     for k, v in sorted(report.per_question_s.items(), key=lambda kv: -kv[1])[:8]:

@@ -216,6 +216,21 @@ def test_ten_thousand_pods_answered_without_a_cluster_wide_pod_list(
         assert elapsed < 30, f"took {elapsed:.1f}s"
 
 
+def test_the_gpu_subset_of_ten_thousand_pods_pages_once_and_keeps_what_checks_read(
+    big_cluster: Path, tmp_path: Path
+) -> None:
+    q = Question.of("kubernetes.list", {"resource": "pods", "subset": "gpu"})
+    offline = SnapshotSource(big_cluster).answer(q)
+    with KubeApiEmulator(big_cluster) as api:
+        got = source_for(api, tmp_path, page_size=1000).answer(q)
+        assert got.available, got.unavailable
+        assert comparable(got) == comparable(offline)
+        pages = [r for r in api.seen(path="/api/v1/pods") if "fieldSelector" not in r.query]
+        assert len(pages) == 10, "every page once, each asked for while the last decoded"
+        assert len(api.seen(path="/api/v1/nodes")) == 1
+    assert 0 < len(got.data) < 1_000, "the healthy web pods on CPU nodes are left out"
+
+
 # ---- faults --------------------------------------------------------------------------------
 
 NODES = Question.of("kubernetes.list", {"resource": "nodes"})

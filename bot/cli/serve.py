@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # A fix left mid-apply by the last process is never re-applied: say so in its thread.
         interrupted = bot.fixes.recover()
         log.info("fix guard ready; %d interrupted fix(es) flagged", len(interrupted))
+    # Diagnoses are pure Python; Slack wants the ack within 3 s. With the default 5 ms switch
+    # interval an ack waits up to 5 ms per runnable thread at every lock hand-off, ~0.4 s at
+    # p99 while five triages run (bench/README.md); 1 ms gives it the lock five times sooner.
+    sys.setswitchinterval(0.001)
     if not args.http:
         start_socket_mode(bot, web, str(env.app_token))
     log.info(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,14 @@ def diagnoser_for(args: argparse.Namespace, *, thresholds: Any = None) -> Any:
     if wanted is not None:
         config.cluster(wanted)  # an unknown name is a one-line error now, not mid-run
     opened: dict[str, Any] = {}
+    lock = threading.Lock()
 
     def sources(name: str | None) -> Any:
         cluster = config.cluster(name or wanted)
-        if cluster.name not in opened:
-            opened[cluster.name] = open_live(cluster)
-        return opened[cluster.name]
+        with lock:  # concurrent triages of one cluster must share one source (and its fetches)
+            if cluster.name not in opened:
+                opened[cluster.name] = open_live(cluster)
+            return opened[cluster.name]
 
     return Diagnoser(
         catalog=catalog,

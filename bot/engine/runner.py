@@ -6,6 +6,7 @@ disproved, confirmed if the symptom and a cause are confirmed, inconclusive othe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC
@@ -25,6 +26,11 @@ from bot.model.verdicts import Diagnosis, Finding, FixOffer, StepOutcome, StepRe
 from bot.sources.base import Source
 
 C, R, INC = Verdict.CONFIRMED, Verdict.RULED_OUT, Verdict.INCONCLUSIVE
+MAX_QUESTIONS_IN_FLIGHT = 64  # a triage asks ~25; the cap only guards a runaway runbook
+# Checks are pure Python: however many diagnoses run, more than two at once only queue for the
+# interpreter lock, and every runnable thread delays the Slack listener's 3-second ack (five
+# triages x 8 playbook threads made the ack p99 ~0.7 s). Evidence is awaited outside the slot.
+CHECKING = threading.BoundedSemaphore(2)
 
 
 def any_of(verdicts: Iterable[Verdict]) -> Verdict | None:
@@ -61,7 +67,8 @@ def run_step(
         )
     else:
         try:
-            result = step.check.fn(answers, step.params, ctx)
+            with CHECKING:
+                result = step.check.fn(answers, step.params, ctx)
         except Exception as exc:  # one failing check never stops the others
             result = StepResult.inconclusive(
                 f"check {step.check.name} failed: {type(exc).__name__}: {exc}"
@@ -175,6 +182,8 @@ def diagnose(
     cache: EvidenceCache | None = None,
     workers: int = 8,
 ) -> Diagnosis:
+    """`workers` run playbooks (checks are CPU-bound: more threads only contend for the GIL);
+    questions are all asked at once, whatever `workers` is."""
     now = source.now()
     ctx = CheckContext(
         now=now,
@@ -184,11 +193,15 @@ def diagnose(
     )
     cache = cache or EvidenceCache(source)
     findings: list[Finding] = []
-    # Ask every distinct question up front, concurrently: a run then takes about as long as its
-    # slowest call, and the playbooks below find every answer already in the cache.
+    # Ask every distinct question up front, all at once: a run then takes about as long as its
+    # slowest call, and the playbooks below find every answer already in the cache. A thread
+    # per question (they wait on I/O); each source bounds its own requests in flight, so a
+    # fan-out question (logs of every pod) starts the moment the lists it needs arrive instead
+    # of queueing behind other questions for a worker.
     questions = list(dict.fromkeys(q for p in playbooks for q in p.questions.values()))
+    askers = max(1, min(len(questions), MAX_QUESTIONS_IN_FLIGHT))
     # logctx.submit: the request id follows every fetch into the pools' threads.
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="evidence") as fetch:
+    with ThreadPoolExecutor(max_workers=askers, thread_name_prefix="evidence") as fetch:
         for question in questions:
             logctx.submit(fetch, cache.get, question)
         fetch.shutdown(wait=False)

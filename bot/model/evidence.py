@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Params(BaseModel):
@@ -23,6 +23,19 @@ class KubeListParams(_Params):
     namespace: str | None = None
     label_selector: str | None = None
     field_selector: str | None = None
+    subset: Literal["gpu"] | None = Field(
+        default=None,
+        description=(
+            "pods only: `gpu` leaves out plainly healthy CPU pods on plain CPU nodes, which no "
+            "GPU check reads (bot/sources/podsubset.py); a 150,000-pod list then fits in memory"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _subset_of_pods(self) -> KubeListParams:
+        if self.subset is not None and self.resource != "pods":
+            raise ValueError(f"subset applies to pods only, not {self.resource}")
+        return self
 
 
 class PodsOnGpuNodesParams(_Params):
@@ -72,7 +85,11 @@ class LogQueryParams(_Params):
 
 # question kind -> (params model, what the answer data looks like)
 QUESTION_KINDS: dict[str, tuple[type[_Params], str]] = {
-    "kubernetes.list": (KubeListParams, "list of objects as the API returns them"),
+    "kubernetes.list": (
+        KubeListParams,
+        "list of objects as the API returns them (`subset: gpu`: only pods that can bear on a GPU "
+        "diagnosis)",
+    ),
     "kubernetes.pods_on_gpu_nodes": (PodsOnGpuNodesParams, "list of pods bound to GPU nodes"),
     "kubernetes.pod_logs": (PodLogsParams, "list of {namespace,pod,container,previous,text}"),
     "kubernetes.pod_metrics": (PodMetricsParams, "list of {namespace,pod,samples:[...]}"),

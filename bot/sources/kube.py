@@ -3,38 +3,41 @@
 Semantics equal `bot.sources.snapshot` (same data shapes), with the questions asked narrowly:
 pods on GPU nodes come from one `spec.nodeName=<node>` list per GPU node, pending pods from
 `status.phase=Pending`, inference pods from the `kaito.sh/workspace` label; only a playbook
-asking `kubernetes.list {resource: pods}` with no selector pages through every pod, as raw JSON.
-Any failure becomes `Answer.missing(question, reason)`, never an exception.
+asking `kubernetes.list {resource: pods}` with no selector pages through every pod, as raw JSON,
+and with `subset: gpu` keeps only the pods a GPU check can read (bot/sources/podsubset.py),
+page by page, so 150,000 pods never sit in memory at once.
+
+Lists several questions need are fetched once (kube_share); per-pod and per-service reads are
+bounded per source (kube_fanout). Any failure becomes `Answer.missing(question, reason)`, never
+an exception.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import logctx
 from bot.model import kube
 from bot.model.evidence import Answer, Question
 from bot.model.text import parse_time
-from bot.sources import calls, kube_paths
+from bot.sources import calls, jsonstream, kube_paths, kube_reads, podsubset
 from bot.sources.base import ClusterInfo
 from bot.sources.kube_config import api_client_from
+from bot.sources.kube_fanout import IN_FLIGHT, FanOut
 from bot.sources.kube_http import SOURCE, Caller, CallFailed, clip, parse_json
 from bot.sources.kube_paths import RESOURCES, Resource
+from bot.sources.kube_share import SharedLists
 from bot.sources.listorder import api_order
-from bot.sources.snapshot import parse_prometheus
 
 Obj = dict[str, Any]
+Keep = Callable[[Obj], bool]
 MAX_PAGES = 10_000  # a continue token that never ends must not loop forever
-FORBIDDEN = (401, 403)
-# What a proxied GET may answer on the workload's behalf (nothing listening, the server's own
-# error): evidence about the pod, not a failure to talk to the API server.
-BACKEND_ANSWERS = (404, 500, 502, 503, 504)
+# Items per page: 2,000 pods are ~4 MB of JSON, a 150,000-pod list 75 round trips (kubectl's
+# 500 would be 300); a page decodes to ~18 MB, within the 300 MB budget of a triage.
+PAGE_SIZE = 2000
 
 
 class KubeSource:
@@ -48,23 +51,26 @@ class KubeSource:
         timeout: float = 10.0,
         retries: int = 3,
         max_retry_sleep: float = 5.0,
-        page_size: int = 500,
-        workers: int = 8,
+        page_size: int = PAGE_SIZE,
+        in_flight: int = IN_FLIGHT,
         share_seconds: float = 2.0,
     ) -> None:
         self.api = api_client
         self.cluster = cluster or ClusterInfo(name="kubernetes")
         self.caller = Caller(timeout=timeout, retries=retries, max_sleep=max_retry_sleep)
-        self.page_size, self.workers, self.share_seconds = page_size, workers, share_seconds
-        self._lock = threading.Lock()
-        self._shared: dict[str, tuple[float, Future[list[Obj]]]] = {}
+        self.page_size = page_size
+        self.fanout = FanOut(in_flight)
+        self.shared = SharedLists(share_seconds)
+        self.generation = 0
 
     @classmethod
     def from_kubeconfig(
         cls, path: str | None = None, context: str | None = None, **options: Any
     ) -> KubeSource:
         """Kubeconfig (path or $KUBECONFIG, optional context); in a pod with neither, in-cluster."""
-        api_client, label = api_client_from(path, context)
+        api_client, label = api_client_from(
+            path, context, pool_size=options.get("in_flight", IN_FLIGHT)
+        )
         options.setdefault("cluster", ClusterInfo(name=label))
         return cls(api_client, **options)
 
@@ -84,6 +90,58 @@ class KubeSource:
 
     # ---- lists ---------------------------------------------------------------------------
 
+    def read(self, call: Callable[[Any], Any], **options: Any) -> tuple[bytes, float]:
+        """One API call (`Caller.read` options), holding one of the source's in-flight slots."""
+        with self.fanout.slot():
+            return self.caller.read(call, **options)
+
+    def shared_list(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        subset: str | None = None,
+    ) -> list[Obj]:
+        """`list`, fetched once for every question of a run that needs it (the nodes for
+        both `kubernetes.list nodes` and the GPU-node pods, pending pods for both the
+        question and the pods whose logs to read)."""
+        key = (resource, namespace, label_selector, field_selector, subset)
+        if subset is not None:
+            return self.shared.get(  # type: ignore[no-any-return]
+                key, lambda: self._subset(namespace, label_selector, field_selector)
+            )
+        return self.shared.get(  # type: ignore[no-any-return]
+            key,
+            lambda: self.list(
+                resource,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+            ),
+        )
+
+    def _subset(self, namespace: str | None, labels: str | None, fields: str | None) -> list[Obj]:
+        """Pods with `subset: gpu`. The nodes and the TaintManagerEviction events it is judged
+        against are fetched alongside the first page, and each page keeps only the pods that
+        can matter, so the whole list never sits in memory."""
+        nodes = self.shared.start(("nodes", None, None, None, None), lambda: self.list("nodes"))
+        evictions = self.shared.start(
+            ("events", None, None, podsubset.EVICTION_EVENTS, None),
+            lambda: self.list("events", field_selector=podsubset.EVICTION_EVENTS),
+        )
+        facts: list[podsubset.Facts] = []
+
+        def keep(pod: Obj) -> bool:
+            if not facts:
+                facts.append(podsubset.Facts.of(_result_or_none(nodes), _result_or_none(evictions)))
+            return podsubset.keeps(pod, facts[0])
+
+        return self.list(
+            "pods", namespace=namespace, label_selector=labels, field_selector=fields, keep=keep
+        )
+
     def list(
         self,
         resource: str,
@@ -91,6 +149,7 @@ class KubeSource:
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        keep: Keep | None = None,
     ) -> list[Obj]:
         res = RESOURCES.get(resource)
         if res is None:
@@ -99,7 +158,7 @@ class KubeSource:
             return []  # as offline: a cluster-scoped object is in no namespace
         for index, version in enumerate(res.versions):
             try:
-                return self._pages(res, version, namespace, label_selector, field_selector)
+                return self._pages(res, version, namespace, label_selector, field_selector, keep)
             except CallFailed as exc:
                 if exc.status != 404 or not res.custom:
                     raise
@@ -114,12 +173,14 @@ class KubeSource:
         namespace: str | None,
         labels: str | None,
         fields: str | None,
+        keep: Keep | None = None,
     ) -> list[Obj]:
-        items: list[Obj] = []
-        token: str | None = None
-        for _ in range(MAX_PAGES):
-            body, _ = self.caller.read(
-                lambda timeout, token=token: kube_paths.list_page(
+        """Every page of a list. The next page is asked for as soon as this page's continue
+        token is read off its first bytes, so decoding a page overlaps fetching the next."""
+
+        def fetch(token: str | None) -> bytes:
+            body, _ = self.read(
+                lambda timeout: kube_paths.list_page(
                     self.api,
                     res,
                     version,
@@ -133,70 +194,51 @@ class KubeSource:
                 operation=f"list:{res.plural}",
                 answers=(404,) if res.custom else (),  # CRD not installed: none exist
             )
-            doc = parse_json(body, f"{res.plural} list")
-            if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-                calls.failed(SOURCE, "malformed")
-                raise CallFailed(f"the {res.plural} list response has no items array")
-            items.extend(kube_paths.typed_items(doc, res, version))
-            token = (doc.get("metadata") or {}).get("continue") or None
-            if not token:
-                return items
+            return body
+
+        items: list[Obj] = []
+        body = fetch(None)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-page") as ahead:
+            for _ in range(MAX_PAGES):
+                early = kube_paths.continue_token(body)
+                following = ahead.submit(fetch, early) if early else None
+                doc = _decode_page(body, res.plural, keep)
+                items.extend(kube_paths.typed_items(doc, res, version))
+                token = (doc.get("metadata") or {}).get("continue") or None
+                if token != early:  # the token was not where expected: ask in order instead
+                    following = ahead.submit(fetch, token) if token else None
+                if following is None:
+                    return items
+                body = following.result()
         raise CallFailed(f"the {res.plural} list did not end after {MAX_PAGES} pages")
 
     def _kubernetes_list(self, q: Question) -> list[Obj]:
-        return self.list(
+        return self.shared_list(
             q.param("resource"),
             namespace=q.param("namespace"),
             label_selector=q.param("label_selector"),
             field_selector=q.param("field_selector"),
+            subset=q.param("subset"),
         )
 
     # ---- pods by where they run ----------------------------------------------------------
 
     def forget(self) -> None:
-        """Drop shared lists now (e.g. before re-checking after a fix)."""
-        with self._lock:
-            self._shared.clear()
-
-    def _share(self, key: str, fetch: Callable[[], list[Obj]]) -> list[Obj]:
-        """Single flight for the narrow lists several questions of one run need (GPU-node pods
-        for pods_on_gpu_nodes, pod_logs and pod_metrics). Kept `share_seconds` only: a run's
-        questions start together, and a re-check after a fix must see the cluster afresh."""
-        with self._lock:
-            held = self._shared.get(key)
-            fresh = held is not None and time.monotonic() - held[0] < self.share_seconds
-            if not fresh:
-                future: Future[list[Obj]] = Future()
-                self._shared[key] = (time.monotonic(), future)
-        if fresh:
-            assert held is not None
-            return held[1].result()
-        try:
-            future.set_result(fetch())
-        except BaseException as exc:
-            future.set_exception(exc)
-            with self._lock:
-                self._shared.pop(key, None)
-        return future.result()
-
-    def _parallel(self, fn: Callable[[Any], list[Obj]], args: Iterable[Any]) -> list[list[Obj]]:
-        args = list(args)
-        if len(args) <= 1:
-            return [fn(a) for a in args]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = [logctx.submit(pool, fn, a) for a in args]  # request id follows
-            return [f.result() for f in futures]
+        """Drop shared lists now (e.g. before re-checking after a fix). `generation` counts
+        these, so layers above that share answers (bot/engine/evidence.py) drop theirs too."""
+        self.shared.forget()
+        self.generation += 1
 
     def gpu_node_pods(self) -> list[Obj]:
         def fetch() -> list[Obj]:
-            nodes = self._share("nodes", lambda: self.list("nodes"))
-            per_node = self._parallel(
+            nodes = self.shared_list("nodes")
+            per_node = self.fanout.map(
                 lambda node: self.list("pods", field_selector=f"spec.nodeName={node}"),
                 sorted(kube.name(n) for n in kube.gpu_nodes(nodes)),
             )
             return _sorted(p for pods in per_node for p in pods)
 
-        return self._share("gpu-node-pods", fetch)
+        return self.shared.get("gpu-node-pods", fetch)  # type: ignore[no-any-return]
 
     def _kubernetes_pods_on_gpu_nodes(self, q: Question) -> list[Obj]:
         return self.gpu_node_pods()
@@ -205,13 +247,11 @@ class KubeSource:
         """Pods whose logs/metrics to read: the selected ones, else the inference pods."""
         if label_selector:
             return _sorted(self.list("pods", namespace=namespace, label_selector=label_selector))
-        labelled = self._share(
-            f"kaito-pods/{namespace}",
-            lambda: self.list("pods", namespace=namespace, label_selector=kube.WORKSPACE_LABEL),
+        labelled = self.shared_list(
+            "pods", namespace=namespace, label_selector=kube.WORKSPACE_LABEL
         )
-        pending = self._share(
-            f"pending-pods/{namespace}",
-            lambda: self.list("pods", namespace=namespace, field_selector="status.phase=Pending"),
+        pending = self.shared_list(
+            "pods", namespace=namespace, field_selector="status.phase=Pending"
         )
         on_gpu = [p for p in self.gpu_node_pods() if namespace in (None, kube.namespace(p))]
         unique = {kube.ref(p): p for p in [*labelled, *on_gpu, *pending]}
@@ -220,90 +260,57 @@ class KubeSource:
     # ---- logs, metrics, probes -----------------------------------------------------------
 
     def _kubernetes_pod_logs(self, q: Question) -> list[Obj]:
-        wanted = [
-            (pod, str(c.get("name")), previous)
-            for pod in self.target_pods(q.param("namespace"), q.param("label_selector"))
-            for c in kube.containers(pod)
-            for previous in (False, True)
-        ]
-        return [entry for group in self._parallel(self._log, wanted) for entry in group]
-
-    def _log(self, want: tuple[Obj, str, bool]) -> list[Obj]:
-        pod, container, previous = want
-        ns, name = kube.namespace(pod), kube.name(pod)
-        try:
-            body, _ = self.caller.read(
-                lambda t: kube_paths.pod_log(self.api, ns, name, container, previous, t),
-                operation="pod_log",
-                # 400: the container has not started, or has no previous instance
-                answers=(400, 404) if previous else (400,),
-            )
-            text: str | None = body.decode("utf-8", errors="replace")
-        except CallFailed as exc:
-            if exc.status in FORBIDDEN:
-                raise
-            if previous:
-                return []  # "previous terminated container not found": no earlier instance
-            text = None  # not started yet, or unreadable: unknown, as a missing .log file
-        entry = {"namespace": ns, "pod": name, "container": container, "previous": previous}
-        return [{**entry, "text": text}]
+        pods = self.target_pods(q.param("namespace"), q.param("label_selector"))
+        return kube_reads.pod_logs(self, pods)
 
     def _kubernetes_pod_metrics(self, q: Question) -> list[Obj]:
         pods = self.target_pods(q.param("namespace"), q.param("label_selector"))
-        return [m for group in self._parallel(self._metrics, pods) for m in group]
-
-    def _metrics(self, pod: Obj) -> list[Obj]:
-        ns, name, port = kube.namespace(pod), kube.name(pod), kube_paths.metrics_port(pod)
-        samples: list[Obj] | None = None
-        try:
-            body, _ = self.caller.read(
-                lambda t: kube_paths.pod_proxy_get(self.api, ns, name, port, "metrics", t),
-                operation="pod_metrics",
-                retry_503=False,
-                answers=BACKEND_ANSWERS,
-            )
-            samples = parse_prometheus(body.decode("utf-8", errors="replace"))
-        except CallFailed as exc:
-            if exc.status in FORBIDDEN:
-                raise
-        except ValueError:
-            samples = None  # not Prometheus text: as good as no metrics endpoint
-        return [{"namespace": ns, "pod": name, "samples": samples}]
+        return kube_reads.pod_metrics(self, pods)
 
     def _kubernetes_service_probes(self, q: Question) -> list[Obj]:
-        path = str(q.param("path", "/v1/models"))
-        services = [
-            s
-            for s in self.list("services", label_selector=kube.WORKSPACE_LABEL)
-            if kube_paths.service_port(s) is not None
-        ]
-        results = self._parallel(lambda s: self._probe(s, path), _sorted(services))
-        if services and all(r is None for r in results):
-            raise CallFailed(f"every service probe was refused ({len(services)} services)")
-        return [r[0] for r in results if r]
+        services = self.shared_list("services", label_selector=kube.WORKSPACE_LABEL)
+        return kube_reads.service_probes(
+            self, _sorted(services), str(q.param("path", "/v1/models"))
+        )
 
-    def _probe(self, service: Obj, path: str) -> list[Obj] | None:
-        ns, name = kube.namespace(service), kube.name(service)
-        port = kube_paths.service_port(service)
-        assert port is not None
-        out: Obj = {"namespace": ns, "service": name, "path": path}
-        try:
-            body, elapsed = self.caller.read(
-                lambda t: kube_paths.service_proxy_get(self.api, ns, name, port, path, t),
-                operation="service_probe",
-                retry_503=False,
-                answers=BACKEND_ANSWERS,
-            )
-            out.update(status=200, body=body.decode("utf-8", errors="replace"))
-        except CallFailed as exc:
-            if exc.status in FORBIDDEN:
-                return None  # not allowed to probe it: unknown, like a missing probe file
-            if exc.status is None and not exc.timed_out:
-                raise  # the API server itself is unreachable
-            elapsed = exc.elapsed
-            out.update(status=exc.status, body=exc.body if exc.status else exc.reason)
-        out["latency_ms"] = round(elapsed * 1000)
-        return [out]
+
+def _decode_page(body: bytes, plural: str, keep: Keep | None) -> Obj:
+    """A list page. Filtered (`keep`), it is decoded item by item (bot/sources/jsonstream.py):
+    refused items are garbage before the next is built, and the interpreter lock is free
+    between items. Unfiltered, one json.loads: it shares each key string across the page's
+    items (per-item decoding would not: +50% memory for 20,000 events)."""
+    if keep is None or body.lstrip()[:1] != b"{":
+        doc = parse_json(body, f"{plural} list")
+        if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+            calls.failed(SOURCE, "malformed")
+            raise CallFailed(f"the {plural} list response has no items array")
+        if keep is not None:
+            doc["items"] = [i for i in doc["items"] if isinstance(i, dict) and keep(i)]
+        return dict(doc)
+    kept: list[Obj] = []
+
+    def take(item: Any) -> None:
+        if isinstance(item, dict) and keep(item):
+            kept.append(item)
+
+    try:
+        streamed = jsonstream.walk_list(body, take)
+    except ValueError as exc:
+        calls.failed(SOURCE, "malformed")
+        raise CallFailed(clip(f"malformed JSON in the {plural} list response: {exc}")) from None
+    if not isinstance(streamed.get("items"), list):
+        calls.failed(SOURCE, "malformed")
+        raise CallFailed(f"the {plural} list response has no items array")
+    streamed["items"] = kept
+    return streamed
+
+
+def _result_or_none(future: Future[list[Obj]]) -> list[Obj] | None:
+    """The shared list, or None when it failed (the subset then keeps every pod)."""
+    try:
+        return future.result()
+    except Exception:
+        return None
 
 
 def _sorted(objects: Iterable[Obj]) -> list[Obj]:

@@ -9,12 +9,19 @@ from kubernetes import client, config
 from bot.sources.base import BadInput
 
 
-def api_client_from(path: str | None, context: str | None) -> tuple[client.ApiClient, str]:
-    """(ApiClient, a label for the cluster). In a pod with no kubeconfig named: in-cluster."""
+def api_client_from(
+    path: str | None, context: str | None, *, pool_size: int | None = None
+) -> tuple[client.ApiClient, str]:
+    """(ApiClient, a label for the cluster). In a pod with no kubeconfig named: in-cluster.
+
+    `pool_size`: connections kept open, as many as the source has requests in flight; the
+    client's default (5 per CPU) would open and drop a connection per request beyond it."""
     configuration = client.Configuration()
     # Retries are ours (kube_http.Caller: 429/503 with Retry-After, bounded). urllib3's own
     # default would silently repeat a timed-out GET three more times.
     configuration.retries = False
+    if pool_size is not None:
+        configuration.connection_pool_maxsize = pool_size
     in_pod = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
     try:
         if path is None and context is None and in_pod and not os.environ.get("KUBECONFIG"):

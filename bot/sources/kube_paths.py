@@ -8,6 +8,7 @@ The emulator in `tests/emulators` uses the same table, so both sides agree on pa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,6 +205,18 @@ def metrics_port(pod: dict[str, Any]) -> int:
 def service_port(service: dict[str, Any]) -> int | None:
     ports = (service.get("spec") or {}).get("ports") or []
     return int(ports[0]["port"]) if ports and ports[0].get("port") else None
+
+
+_CONTINUE = re.compile(rb'"continue"\s*:\s*"([A-Za-z0-9_\-=.]*)"')
+
+
+def continue_token(body: bytes) -> str | None:
+    """The list's continue token, read from the metadata the API server writes before the
+    items (`{"kind", "apiVersion", "metadata", "items"}`), without decoding the page. None
+    when it is not there; the caller then takes it from the decoded page."""
+    end = body.find(b'"items"')
+    match = _CONTINUE.search(body, 0, end) if end > 0 else None
+    return match.group(1).decode("ascii") if match and match.group(1) else None
 
 
 def typed_items(doc: dict[str, Any], res: Resource, version: str) -> list[dict[str, Any]]:

@@ -53,6 +53,11 @@ class LiveSource:
             return self.azure.fetch_body(question)  # type: ignore[no-any-return]
         return self.answer(question)
 
+    @property
+    def generation(self) -> int:
+        """How many times `forget()` was called: answers from an earlier one are stale."""
+        return int(getattr(self.kube, "generation", 0))
+
     def forget(self) -> None:
         """Drop short-lived shared lists (before re-checking after a fix)."""
         if self.kube is not None and hasattr(self.kube, "forget"):

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.model import kube
 from bot.model.evidence import Answer, Question
 from bot.model.text import parse_time
-from bot.sources import selectors
+from bot.sources import podsubset, selectors
 from bot.sources.base import BadInput, ClusterInfo
 from bot.sources.listorder import api_order
 
@@ -172,15 +172,20 @@ class SnapshotSource:
         items = self._items(resource)
         if items is None:
             return self._not_captured(q, f"kubernetes/{resource}.json")
-        return Answer(
-            q,
-            selectors.select(
-                items,
-                namespace=q.param("namespace"),
-                label_selector=q.param("label_selector"),
-                field_selector=q.param("field_selector"),
-            ),
+        chosen = selectors.select(
+            items,
+            namespace=q.param("namespace"),
+            label_selector=q.param("label_selector"),
+            field_selector=q.param("field_selector"),
         )
+        if q.param("subset"):
+            chosen = self.subset(chosen)
+        return Answer(q, chosen)
+
+    def subset(self, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`subset: gpu`, judged against the snapshot's nodes and events, as live."""
+        facts = podsubset.Facts.of(self._items("nodes"), self._items("events"))
+        return podsubset.subset(pods, facts)
 
     def _kubernetes_pods_on_gpu_nodes(self, q: Question) -> Answer:
         nodes, pods = self._items("nodes"), self._items("pods")

@@ -269,6 +269,7 @@ class AzureEmulator:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # as a real endpoint: a burst of connects never waits out SYN retries
 
     def __init__(self, address: tuple[str, int], handler: type, ssl_context: Any) -> None:
         super().__init__(address, handler)

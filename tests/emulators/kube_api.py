@@ -87,6 +87,9 @@ class KubeApiEmulator:
     def start(self) -> KubeApiEmulator:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.daemon_threads, server.block_on_close = True, False
+        # A real API server accepts far more than socketserver's 5 pending connections; with
+        # 5, a client opening its pool of 32 at once waits out 1 s SYN retransmits.
+        server.socket.listen(128)
         server.emulator = self  # type: ignore[attr-defined]
         self._server = server
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

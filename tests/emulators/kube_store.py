@@ -61,6 +61,11 @@ class KubeStore:
         self.served: dict[str, str] = {}  # custom plural -> the version its file was saved at
         self.revision = 1000
         self._by_node: dict[str, list[Obj]] | None = None
+        # Indexes a real API server has (etcd keys, the watch cache): objects by name, and a
+        # list query's selection kept while its pages are read, so a 150,000-pod list costs
+        # O(page) per page and a pod log O(1). Valid while (revision, item count) holds.
+        self._names: dict[str, tuple[tuple[int, int], dict[tuple[str | None, str], Obj]]] = {}
+        self._chosen: dict[tuple[Any, ...], tuple[tuple[int, int], list[Obj]]] = {}
         for plural, res in ALL_RESOURCES.items():
             path = self.root / "kubernetes" / f"{plural}.json"
             doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -119,15 +124,24 @@ class KubeStore:
             if key not in FIELDS.get(res.plural, set()) | {"metadata.name", "metadata.namespace"}:
                 raise ApiError(400, "BadRequest", f'field label not supported: "{key}"')
         with self.lock:
-            try:
-                chosen = selectors.select(
-                    self._candidates(res, fields),
-                    namespace=ns if res.namespaced else None,
-                    label_selector=labels,
-                    field_selector=fields,
-                )
-            except selectors.SelectorError as exc:
-                raise ApiError(400, "BadRequest", f"unable to parse requirement: {exc}") from exc
+            stamp = (self.revision, len(self._items(res)))
+            selection = (res.plural, ns if res.namespaced else None, labels, fields)
+            held = self._chosen.get(selection)
+            if held is not None and held[0] == stamp:
+                chosen = held[1]
+            else:
+                try:
+                    chosen = selectors.select(
+                        self._candidates(res, fields),
+                        namespace=ns if res.namespaced else None,
+                        label_selector=labels,
+                        field_selector=fields,
+                    )
+                except selectors.SelectorError as exc:
+                    raise ApiError(
+                        400, "BadRequest", f"unable to parse requirement: {exc}"
+                    ) from exc
+                self._chosen[selection] = (stamp, chosen)
             revision = str(self.revision)
         start = self._offset(query.get("continue"), ns, labels, fields)
         limit = int(query.get("limit") or 0)
@@ -184,11 +198,21 @@ class KubeStore:
         return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
 
     def find(self, res: Resource, ns: str | None, name: str) -> Obj:
-        for obj in self._items(res):
-            meta = obj.get("metadata") or {}
-            if meta.get("name") == name and (not res.namespaced or meta.get("namespace") == ns):
-                return obj
-        raise not_found(res.plural, name)
+        items = self._items(res)
+        stamp = (self.revision, len(items))
+        held = self._names.get(res.plural)
+        if held is None or held[0] != stamp:
+            index: dict[tuple[str | None, str], Obj] = {}
+            for obj in items:
+                meta = obj.get("metadata") or {}
+                key = (meta.get("namespace") if res.namespaced else None, meta.get("name"))
+                index.setdefault(key, obj)  # the first match, as a scan in list order finds
+            held = (stamp, index)
+            self._names[res.plural] = held
+        obj = held[1].get((ns if res.namespaced else None, name))
+        if obj is None:
+            raise not_found(res.plural, name)
+        return obj
 
     def get(self, res: Resource, ns: str | None, name: str) -> Obj:
         with self.lock:
