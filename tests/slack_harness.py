@@ -40,8 +40,7 @@ class Running:
     thread: threading.Thread
 
     def stop(self) -> None:
-        self.server.close()
-        self.thread.join(timeout=10)
+        close_server(self.server, self.thread)
         self.bot.shutdown()
 
     def drain(self) -> None:
@@ -96,6 +95,23 @@ def start_bot(
         slack_handler=SlackRequestHandler(bot.app) if http else None,
     )
     return serve(bot, web)
+
+
+def close_server(server: Any, thread: threading.Thread) -> None:
+    """Stop waitress from inside its own loop thread: closing its sockets from another thread
+    races the loop's select() on a closed fd ("Bad file descriptor" at teardown). The trigger
+    runs the thunk in the loop; with every dispatcher closed the loop ends by itself."""
+
+    def close_all() -> None:
+        for dispatcher in list(server._map.values()):
+            dispatcher.close()
+
+    server.trigger.pull_trigger(close_all)
+    thread.join(timeout=10)
+    if thread.is_alive():  # the loop did not wake: fall back to closing from here
+        server.close()
+        thread.join(timeout=10)
+    server.task_dispatcher.shutdown()
 
 
 def serve(bot: GpuBot, web: WebApp) -> Running:
