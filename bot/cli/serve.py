@@ -130,6 +130,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # A fix left mid-apply by the last process is never re-applied: say so in its thread.
         interrupted = bot.fixes.recover()
         log.info("fix guard ready; %d interrupted fix(es) flagged", len(interrupted))
+    # Renew this process's diagnoses and re-run those a dead process left (at start-up, then
+    # every job_heartbeat_seconds).
+    bot.jobs.start()
     # Diagnoses are pure Python; Slack wants the ack within 3 s. With the default 5 ms switch
     # interval an ack waits up to 5 ms per runnable thread at every lock hand-off, ~0.4 s at
     # p99 while five triages run (bench/README.md); 1 ms gives it the lock five times sooner.

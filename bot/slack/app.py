@@ -19,15 +19,16 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot import logctx, metrics
 from bot.engine.guard import FixGuard
 from bot.engine.service import Diagnoser
-from bot.model.context import Scope
 from bot.model.playbook import RunbookSpec
 from bot.slack import alerts, clicks, commands, fixes
 from bot.slack.decorate import Decorator
-from bot.slack.delivery import deliver
+from bot.slack.jobs import JobKeeper
 from bot.slack.metered import AttemptMeter, MeteredWebClient
 from bot.slack.pool import JobPool
 from bot.slack.settings import SlackConfig, SlackEnv
+from bot.slack.triage import AlertTriage
 from bot.store.db import Store
+from bot.store.jobs import Job, JobSpec
 
 log = logging.getLogger("gpubot.slack")
 BUSY = ":no_entry: Every diagnosis slot is busy ({active} running). Try again in a minute."
@@ -64,6 +65,19 @@ class GpuBot:
         self.decorator = Decorator(
             store=store, config=config, offer=guard.offer if guard is not None else None
         )
+        # every accepted diagnosis is a job a restarted (or another) replica can redo
+        self.jobs = JobKeeper(
+            store=store,
+            client=self.client,
+            config=config,
+            diagnoser=diagnoser,
+            decorator=self.decorator,
+            pool=self.pool,
+        )
+        self.triage = AlertTriage(
+            store=store, client=self.client, diagnoser=diagnoser, routes=self.routes, jobs=self.jobs
+        )
+        self.jobs.resume_alert = functools.partial(self.triage.run, resumed=True)
         self.app = App(
             client=self.client,
             signing_secret=env.signing_secret or "",
@@ -82,6 +96,7 @@ class GpuBot:
             self.app.action(fixes.FIX_BUTTON)(clicks.fixes_disabled)
 
     def shutdown(self) -> None:
+        self.jobs.stop()
         self.pool.shutdown(wait=True)
         if self.fixes is not None:
             self.fixes.shutdown()
@@ -126,38 +141,28 @@ class GpuBot:
         what = "Morning readiness" if cmd.action == "morning" else "Diagnosing"
         target = f" {cmd.namespace}/{cmd.workspace or ''}".rstrip("/") if cmd.namespace else ""
         title = f"{what} {cmd.cluster or ''}{target} ({total} checks)".replace("  ", " ")
-        if (
-            self.pool.submit(
-                self._run_command, cmd, runbook, channel, title, total, respond, command
+        job = self.jobs.accept(
+            JobSpec(
+                trigger="slash",
+                channel=channel,
+                title=title,
+                total=total,
+                cluster=cmd.cluster,
+                runbook=runbook,
+                namespace=cmd.namespace,
+                workspace=cmd.workspace,
+                requester=str(command.get("user_id", ""))[:64] or None,
             )
-            is None
-        ):
+        )
+        if self.pool.submit(self._run_command, job, respond) is None:
+            self.jobs.fail(job, "busy")
             ack(BUSY.format(active=self.pool.active))
             return
         ack(f"{title}…")
 
-    def _run_command(
-        self,
-        cmd: commands.Command,
-        runbook: str,
-        channel: str,
-        title: str,
-        total: int,
-        respond: Respond,
-        command: dict[str, Any],
-    ) -> None:
-        scope = Scope(cmd.namespace, cmd.workspace)
+    def _run_command(self, job: Job, respond: Respond) -> None:
         try:
-            deliver(
-                self.client,
-                channel=channel,
-                title=title,
-                total=total,
-                run=lambda progress: self.diagnoser.run(
-                    cmd.cluster, runbook=runbook, scope=scope, on_finding=progress
-                ),
-                decorate=functools.partial(self.decorator.decorate, scope=scope),
-            )
+            self.jobs.execute(job)
         except Exception as exc:
             log.exception("diagnosis for /gpu failed")
             respond(
@@ -190,63 +195,12 @@ class GpuBot:
             return
         with logctx.request("alert"):
             log.info("alert %s (%s) posted in %s", alert.name, alert.status, channel)
-            if self.pool.submit(self.triage_alert, alert, channel, ts) is None:
+            job = self.triage.accept(alert, channel, ts, trigger="alert")
+            if self.pool.submit(self.triage.run, job) is None:
+                self.jobs.fail(job, "busy")
                 self.client.chat_postMessage(
                     channel=channel, thread_ts=ts, text=BUSY.format(active=self.pool.active)
                 )
-
-    def triage_alert(self, alert: alerts.Alert, channel: str, ts: str | None) -> None:
-        """Triage into the alert's own thread; repeated firings reuse the first thread."""
-        with logctx.request("alert", keep=True):  # keep the id of the post or webhook
-            self._triage(alert, channel, ts)
-
-    def _triage(self, alert: alerts.Alert, channel: str, ts: str | None) -> None:
-        thread = self.store.alert_thread(alert.fingerprint)
-        if thread is None and alert.status == "resolved":
-            return
-        if thread is None:
-            if ts is None:  # a webhook alert: open a thread for it in the alert channel
-                head = self.client.chat_postMessage(
-                    channel=channel,
-                    text=f":rotating_light: {alert.name or 'Alert'} firing — triage in the thread.",
-                )
-                ts = str(head["ts"])
-            if not self.store.open_alert_thread(alert.fingerprint, channel, ts):
-                thread = self.store.alert_thread(alert.fingerprint)  # another delivery won the race
-        if thread is not None:
-            self.store.touch_alert_thread(alert.fingerprint, alert.status)
-            if alert.status == "resolved":
-                self.client.chat_postMessage(
-                    channel=thread.channel,
-                    thread_ts=thread.thread_ts,
-                    text=f":white_check_mark: {alert.name or 'Alert'} resolved.",
-                )
-                return
-            channel, ts = thread.channel, thread.thread_ts
-            self.client.chat_postMessage(
-                channel=channel,
-                thread_ts=ts,
-                text=f":repeat: {alert.name or 'Alert'} fired again "
-                f"({thread.firings + 1} firings); re-triaging.",
-            )
-        playbooks = alerts.route(alert, self.routes)
-        names = self.diagnoser.cluster_names
-        cluster = alert.labels.get("cluster") if alert.labels.get("cluster") in names else None
-        if cluster is None and len(names) == 1:
-            cluster = names[0]
-        scope = Scope(alert.namespace, alert.workspace) if alert.namespace else Scope()
-        deliver(
-            self.client,
-            channel=channel,
-            thread_ts=ts,
-            title=f"Triage for {alert.name or 'alert'} ({len(playbooks)} checks)",
-            total=len(playbooks),
-            run=lambda progress: self.diagnoser.run(
-                cluster, playbooks=playbooks, scope=scope, on_finding=progress
-            ),
-            decorate=functools.partial(self.decorator.decorate, scope=scope),
-            trigger="alert",
-        )
 
     def triage_webhook(self, alert: alerts.Alert) -> bool:
         """An alert POSTed to /alerts/*: triaged into the configured alert channel."""
@@ -262,7 +216,9 @@ class GpuBot:
         key = f"webhook:{alert.fingerprint}:{alert.status}:{datetime.now(UTC):%Y%m%d%H%M}"
         if not self.store.first_time(key):
             return False  # the same notification delivered twice within the minute
-        if self.pool.submit(self.triage_alert, alert, channel, None) is None:
+        job = self.triage.accept(alert, channel, None, trigger="webhook")
+        if self.pool.submit(self.triage.run, job) is None:
+            self.jobs.fail(job, "busy")
             metrics.BUSY.inc()
             return False
         return True

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -17,6 +17,20 @@ from bot.render import slack as slack_render
 
 log = logging.getLogger("gpubot.slack")
 PROGRESS_EVERY_S = 1.5
+
+
+class Tracker(Protocol):
+    """The durable job behind a delivery (bot/slack/jobs.py)."""
+
+    def posted(self, channel: str, ts: str) -> None:
+        """The progress message exists at (channel, ts)."""
+
+    def may_deliver(self) -> bool:
+        """False when this process no longer owns the job: another replica delivers it."""
+
+
+class TakenOver(Exception):
+    """The job was taken over by another replica before the summary; nothing was posted."""
 
 
 class Progress:
@@ -70,18 +84,18 @@ def deliver(
     thread_ts: str | None = None,
     decorate: Callable[[list[dict[str, Any]], Diagnosis], list[dict[str, Any]]] | None = None,
     trigger: str = "slash",
+    progress_ts: str | None = None,
+    tracker: Tracker | None = None,
 ) -> tuple[str, Diagnosis]:
     """Post progress, run the diagnosis, replace progress with the summary, thread the details.
 
-    Returns the ts of the summary message (the thread parent) and the diagnosis.
+    `progress_ts`: a progress message already posted (a diagnosis resumed after a restart) is
+    updated in place rather than posting a second one. Returns the ts of the summary message
+    (the thread parent) and the diagnosis.
     """
-    first = client.chat_postMessage(
-        channel=channel,
-        thread_ts=thread_ts,
-        text=f":hourglass_flowing_sand: {title} [0/{total} checks]",
-    )
-    ts = str(first["ts"])
-    channel = str(first.get("channel") or channel)
+    channel, ts = _progress_message(client, channel, thread_ts, progress_ts, title, total)
+    if tracker is not None:
+        tracker.posted(channel, ts)
     progress = Progress(client, channel, ts, title, total)
     started = time.monotonic()
     try:
@@ -97,6 +111,8 @@ def deliver(
     messages = slack_render.render_messages(diagnosis)
     if decorate is not None:
         messages = decorate(messages, diagnosis)
+    if tracker is not None and not tracker.may_deliver():
+        raise TakenOver(title)
     head, *rest = messages
     client.chat_update(channel=channel, ts=ts, text=head["text"], blocks=head["blocks"])
     parent = thread_ts or ts
@@ -105,3 +121,22 @@ def deliver(
             channel=channel, thread_ts=parent, text=message["text"], blocks=message["blocks"]
         )
     return ts, diagnosis
+
+
+def _progress_message(
+    client: WebClient,
+    channel: str,
+    thread_ts: str | None,
+    progress_ts: str | None,
+    title: str,
+    total: int,
+) -> tuple[str, str]:
+    text = f":hourglass_flowing_sand: {title} [0/{total} checks]"
+    if progress_ts is not None:
+        try:
+            client.chat_update(channel=channel, ts=progress_ts, text=text)
+            return channel, progress_ts
+        except SlackApiError as exc:  # deleted meanwhile, say: post a new one
+            log.warning("progress message gone (%s); posting anew", exc.response.get("error"))
+    first = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+    return str(first.get("channel") or channel), str(first["ts"])

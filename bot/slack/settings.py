@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -33,6 +33,25 @@ class SlackConfig(BaseModel):
     workers: int = Field(4, ge=1, le=32, description="diagnoses run at once")
     queue: int = Field(8, ge=0, le=256, description="diagnoses waiting for a worker before 'busy'")
     snooze_hours: float = Field(4, gt=0, le=168)
+    # Durable diagnoses (bot/slack/jobs.py): a running job's owner renews its heartbeat every
+    # job_heartbeat_seconds; a job not renewed for job_lease_seconds belonged to a process that
+    # died, and any replica re-runs it, at most job_attempts runs in all.
+    job_heartbeat_seconds: float = Field(
+        15, gt=0, le=600, description="how often a replica renews its diagnoses and sweeps"
+    )
+    job_lease_seconds: float = Field(
+        60, gt=0, le=3600, description="a diagnosis not renewed this long is re-run elsewhere"
+    )
+    job_attempts: int = Field(
+        2, ge=1, le=10, description="runs of one diagnosis (first + resumes) before giving up"
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeats(self) -> SlackConfig:
+        # a lease shorter than two heartbeats would hand live jobs to other replicas
+        if self.job_lease_seconds < 2 * self.job_heartbeat_seconds:
+            raise ValueError("job_lease_seconds must be at least twice job_heartbeat_seconds")
+        return self
 
 
 class SlackEnv(BaseModel):

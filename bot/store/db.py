@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import tables
+from bot.store.jobs import JobBook
 from bot.store.ledger import FixLedger
 
 MIGRATION_LOCK = 727_001  # PostgreSQL advisory lock id: one replica migrates at a time
@@ -60,6 +61,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.ledger = FixLedger(engine)  # fix requests, single-use tokens, audit
+        self.jobs = JobBook(engine)  # diagnoses accepted, so a restart can redo them
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
@@ -167,8 +169,11 @@ class Store:
             return None
         return AlertThread(row.fingerprint, row.channel, row.thread_ts, row.status, row.firings)
 
-    def open_alert_thread(self, fingerprint: str, channel: str, thread_ts: str) -> bool:
-        """Record the thread of an alert's first firing; False if another replica already did."""
+    def open_alert_thread(
+        self, fingerprint: str, channel: str, thread_ts: str, *, job: str | None = None
+    ) -> bool:
+        """Record the thread of an alert's first firing; False if another replica already did.
+        `job`: the diagnosis job that counts this firing (see touch_alert_thread)."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -179,23 +184,32 @@ class Store:
                         status="firing",
                         firings=1,
                         updated_at=_now(),
+                        last_job=job,
                     )
                 )
             return True
         except IntegrityError:
             return False
 
-    def touch_alert_thread(self, fingerprint: str, status: str) -> None:
+    def touch_alert_thread(self, fingerprint: str, status: str, *, job: str | None = None) -> bool:
+        """Count a firing (or note a resolve). With `job`, once per job: a job resumed after a
+        restart that already counted its firing counts nothing (False)."""
+        t = tables.alert_threads
+        match = t.c.fingerprint == fingerprint
+        if job is not None:
+            match = and_(match, or_(t.c.last_job.is_(None), t.c.last_job != job))
         with self.engine.begin() as conn:
-            conn.execute(
-                update(tables.alert_threads)
-                .where(tables.alert_threads.c.fingerprint == fingerprint)
+            touched = conn.execute(
+                update(t)
+                .where(match)
                 .values(
                     status=status,
-                    firings=tables.alert_threads.c.firings + (1 if status == "firing" else 0),
+                    firings=t.c.firings + (1 if status == "firing" else 0),
                     updated_at=_now(),
+                    **({"last_job": job} if job is not None else {}),
                 )
             )
+        return touched.rowcount == 1
 
     # ---- acknowledgements and snoozes ----------------------------------------------------
 
@@ -232,6 +246,8 @@ class Store:
         return out
 
     def prune(self, older_than: timedelta) -> None:
+        """Forget dedupe keys and finished diagnosis jobs older than `older_than`."""
         cutoff = _now() - older_than
         with self.engine.begin() as conn:
             conn.execute(delete(tables.dedupe).where(tables.dedupe.c.created_at < cutoff))
+        self.jobs.prune(cutoff)

@@ -31,6 +31,9 @@ alert_threads = Table(
     Column("status", String(32), nullable=False),
     Column("firings", Integer, nullable=False, default=1),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # the diagnosis job that last counted a firing (migration 0004): a resumed job must not
+    # count its firing twice
+    Column("last_job", String(32), nullable=True),
 )
 
 acknowledgements = Table(
@@ -104,6 +107,38 @@ fix_audit = Table(
     Column("detail", Text, nullable=True),  # JSON: the plan, the result
 )
 
+# ---- durable diagnosis jobs (migration 0004) ----------------------------------------------------
+
+diagnosis_jobs = Table(
+    "diagnosis_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("trigger", String(16), nullable=False),  # slash | alert | webhook
+    Column("cluster", String(255), nullable=True),
+    Column("runbook", String(64), nullable=True),
+    Column("playbooks", Text, nullable=True),  # JSON list: an alert route's playbooks
+    Column("namespace", String(255), nullable=True),
+    Column("workspace", String(255), nullable=True),
+    Column("channel", String(64), nullable=False),
+    Column("thread_ts", String(64), nullable=True),
+    Column("progress_ts", String(64), nullable=True),  # the progress message, once posted
+    Column("title", Text, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("requester", String(64), nullable=True),  # the Slack user id of a /gpu request
+    Column("alert_fingerprint", String(255), nullable=True),
+    Column("alert_name", String(255), nullable=True),
+    Column("alert_status", String(16), nullable=True),
+    # queued | running | delivering | done | failed | gave_up ; compare-and-set transitions
+    Column("status", String(16), nullable=False),
+    Column("owner", String(255), nullable=False),  # the process that runs it (bot.slack.jobs)
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),  # runs started, resumes included
+    Column("reason", Text, nullable=True),  # why it failed or was given up
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_diagnosis_jobs_status_heartbeat", diagnosis_jobs.c.status, diagnosis_jobs.c.heartbeat_at)
 Index("ix_fix_requests_status", fix_requests.c.status)
 Index("ix_fix_audit_at", fix_audit.c.at)
 Index("ix_fix_tokens_request_id", fix_tokens.c.request_id)  # migration 0003
