@@ -64,6 +64,7 @@ def start_bot(
     app_token: str | None = None,
     env: SlackEnv | None = None,
     guard: Callable[[Store, WebClient], Any] | None = None,
+    store_url: str | None = None,
 ) -> Running:
     """`guard(store, client)` builds the fix guard over the bot's own store and Web client."""
     env = env or SlackEnv(
@@ -76,7 +77,7 @@ def start_bot(
     if diagnoser is None:
         source = SnapshotSource(snapshot)
         diagnoser = Diagnoser(load_catalog(), lambda _n: source, [source.cluster.name])
-    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    store = Store.open(store_url or f"sqlite:///{tmp_path / 'store.db'}")
     client = web_client(env)
     bot = GpuBot(
         diagnoser=diagnoser,
