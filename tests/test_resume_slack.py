@@ -12,6 +12,8 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from bot.slack import alerts
@@ -153,3 +155,10 @@ def test_a_finished_diagnosis_is_never_resumed(tmp_path) -> None:
     assert statuses == ["done"] and store.jobs.orphans(timedelta(0)) == []
     assert len(_summaries(fake)) == 1
     assert not [c for c in fake.calls if "restarted" in str(c.args.get("text"))]
+
+
+def test_a_lease_shorter_than_two_heartbeats_is_refused() -> None:
+    """Such a lease would hand a live replica's diagnoses to another one between beats."""
+    with pytest.raises(ValidationError, match="job_lease_seconds"):
+        SlackConfig(job_heartbeat_seconds=15, job_lease_seconds=20)
+    assert SlackConfig().job_lease_seconds >= 2 * SlackConfig().job_heartbeat_seconds
