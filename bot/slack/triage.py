@@ -70,44 +70,46 @@ class AlertTriage:
                 raise
 
     def _run(self, job: Job, *, resumed: bool) -> None:
-        spec = job.spec
-        fingerprint, status = str(spec.alert_fingerprint), spec.alert_status or "firing"
-        name = spec.alert_name or "Alert"
-        channel, ts = job.channel, job.thread_ts
-        thread = self.store.alert_thread(fingerprint)
-        if thread is None and status == "resolved":
+        where = self._thread(job)
+        if where is None:  # a resolve: noted in the thread, nothing to diagnose
             self.store.jobs.finish(job.id, self.jobs.owner, "done")
             return
-        if thread is None:
-            if ts is None:  # a webhook alert: open a thread for it in the alert channel
-                head = self.client.chat_postMessage(
-                    channel=channel, text=f":rotating_light: {name} firing — triage in the thread."
-                )
-                ts = str(head["ts"])
-            if not self.store.open_alert_thread(fingerprint, channel, ts, job=job.id):
-                thread = self.store.alert_thread(fingerprint)  # another delivery won the race
-        if thread is not None:
-            # False: this job counted its firing before a restart; say nothing twice
-            counted = self.store.touch_alert_thread(fingerprint, status, job=job.id)
-            if status == "resolved":
-                if counted:
-                    self.client.chat_postMessage(
-                        channel=thread.channel,
-                        thread_ts=thread.thread_ts,
-                        text=f":white_check_mark: {name} resolved.",
-                    )
-                self.store.jobs.finish(job.id, self.jobs.owner, "done")
-                return
-            channel, ts = thread.channel, thread.thread_ts
-            if counted:
-                self.client.chat_postMessage(
-                    channel=channel,
-                    thread_ts=ts,
-                    text=f":repeat: {name} fired again ({thread.firings + 1} firings); "
-                    "re-triaging.",
-                )
-        assert ts is not None
+        channel, ts = where
         if not self.store.jobs.set_thread(job.id, self.jobs.owner, channel, ts):
             log.warning("job %s is no longer ours; another replica runs it", job.id)
             return
         self.jobs.execute(dataclasses.replace(job, channel=channel, thread_ts=ts), resumed=resumed)
+
+    def _thread(self, job: Job) -> tuple[str, str] | None:
+        """Open the alert's thread, or count one more firing in it; (channel, thread_ts) to
+        triage into, None when there is nothing to triage."""
+        spec = job.spec
+        fingerprint, status = str(spec.alert_fingerprint), spec.alert_status or "firing"
+        name = spec.alert_name or "Alert"
+        thread = self.store.alert_thread(fingerprint)
+        if thread is None and status == "resolved":
+            return None
+        if thread is None:
+            ts = job.thread_ts
+            if ts is None:  # a webhook alert: open a thread for it in the alert channel
+                head = self.client.chat_postMessage(
+                    channel=job.channel,
+                    text=f":rotating_light: {name} firing — triage in the thread.",
+                )
+                ts = str(head["ts"])
+            if self.store.open_alert_thread(fingerprint, job.channel, ts, job=job.id):
+                return job.channel, ts
+            thread = self.store.alert_thread(fingerprint)  # another delivery won the race
+            assert thread is not None
+        # False: this job counted its firing before a restart; say nothing twice
+        counted = self.store.touch_alert_thread(fingerprint, status, job=job.id)
+        if counted:
+            text = (
+                f":white_check_mark: {name} resolved."
+                if status == "resolved"
+                else f":repeat: {name} fired again ({thread.firings + 1} firings); re-triaging."
+            )
+            self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts, text=text
+            )
+        return None if status == "resolved" else (thread.channel, thread.thread_ts)
