@@ -127,9 +127,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise Usage("Socket Mode needs SLACK_APP_TOKEN (or use --http)")
     bot, web = build(args, env)
     if bot.fixes is not None:
-        # A fix left mid-apply by the last process is never re-applied: say so in its thread.
+        # A fix a dead process left mid-apply is never re-applied: say so in its thread, now
+        # and on every sweep (the process may have died after this one started).
         interrupted = bot.fixes.recover()
         log.info("fix guard ready; %d interrupted fix(es) flagged", len(interrupted))
+        bot.fixes.start_sweep()
     # Diagnoses are pure Python; Slack wants the ack within 3 s. With the default 5 ms switch
     # interval an ack waits up to 5 ms per runnable thread at every lock hand-off, ~0.4 s at
     # p99 while five triages run (bench/README.md); 1 ms gives it the lock five times sooner.

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.engine.guard_apply import APPLY_LEASE, Applier
+from bot.engine.guard_apply import Applier
 from bot.engine.guard_plan import Planner, action
 from bot.engine.guard_records import Records, stored_plan
 from bot.engine.outcome import Outcome
@@ -33,7 +33,7 @@ from bot.sources.actuators.context import FixContext
 from bot.store.db import Store
 from bot.store.ledger import FixRequest, Token
 
-__all__ = ["APPLY_LEASE", "ContextFactory", "FixGuard", "Outcome"]
+__all__ = ["ContextFactory", "FixGuard", "Outcome"]
 
 ContextFactory = Callable[[str], FixContext]
 
@@ -281,9 +281,9 @@ class FixGuard:
         """Re-run the offering playbook's confirm steps (bot.engine.verify)."""
         return self.verifier.verify(request_id, sleep=sleep, clock=clock)
 
-    def recover(self, *, older_than: timedelta = APPLY_LEASE) -> list[FixRequest]:
-        """After a restart: requests left `applying` become `interrupted`, never re-applied
-        (bot.engine.guard_apply.Applier.recover)."""
+    def recover(self, *, older_than: timedelta | None = None) -> list[FixRequest]:
+        """Requests a dead process left `applying` (lease older than `older_than`, default the
+        policy's) become `interrupted`, never re-applied (guard_apply.Applier.recover)."""
         return self.applier.recover(older_than=older_than)
 
     # ---- helpers -------------------------------------------------------------------------
