@@ -216,7 +216,7 @@ def test_arbitrary_payload_shapes_never_500_post_or_write(rig, caplog) -> None:
     caplog.set_level(logging.INFO)
     statuses: list[int] = []
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
     @given(
         st.sampled_from(ACTION_IDS),
         VALUES,

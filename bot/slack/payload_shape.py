@@ -1,9 +1,10 @@
 """The shape an interactivity payload must have before Bolt reads it.
 
-Bolt assumes Slack's shapes: `user`, `team`, `channel`, `container` and `message` are objects,
-`actions` is a list of objects whose `action_id` and `block_id` are strings. Anything else made
-it raise while building the request or matching listeners, which was a 500 with a traceback in
-the log. Slack never sends such a payload, so it is answered 400 before Bolt sees it.
+Bolt assumes Slack's shapes: `user`, `team`, `channel`, `container` and `message` are objects;
+`actions`, when there, is a non-empty list of objects whose `action_id` and `block_id` are
+strings. Anything else made it raise while building the request or matching listeners, which
+was a 500 with a traceback in the log. Slack never sends such a payload, so it is answered 400
+before Bolt sees it.
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ def _fields(payload: dict[str, Any]) -> str | None:
     for key in STRINGS:
         if payload.get(key) is not None and not isinstance(payload[key], str):
             return f"{key} is not a string"
-    actions = payload.get("actions")
-    if actions is None:
+    if "actions" not in payload:
         return None
-    if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+    actions = payload["actions"]  # Bolt reads actions[0] whenever the key is there
+    if not isinstance(actions, list) or not actions:
+        return "actions is not a non-empty list"
+    if not all(isinstance(a, dict) for a in actions):
         return "actions is not a list of objects"
     for action in actions:
         for key in ACTION_STRINGS:
