@@ -127,9 +127,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise Usage("Socket Mode needs SLACK_APP_TOKEN (or use --http)")
     bot, web = build(args, env)
     if bot.fixes is not None:
-        # A fix left mid-apply by the last process is never re-applied: say so in its thread.
+        # A fix a dead process left mid-apply is never re-applied: say so in its thread, now
+        # and on every sweep (the process may have died after this one started).
         interrupted = bot.fixes.recover()
         log.info("fix guard ready; %d interrupted fix(es) flagged", len(interrupted))
+        bot.fixes.start_sweep()
     # Renew this process's diagnoses and re-run those a dead process left (at start-up, then
     # every job_heartbeat_seconds).
     bot.jobs.start()

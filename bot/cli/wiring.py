@@ -83,8 +83,8 @@ def guard_for(
 ) -> Any:
     """The fix guard over the same sources as `diagnoser` (a snapshot guard plans only).
 
-    `recover()` is the server's to call at start-up (bot.slack.fixes tells each interrupted
-    request's thread); a terminal command never takes that over."""
+    `recover()` is the server's to call, at start-up and on each sweep (bot.slack.fixes tells
+    each interrupted request's thread); a terminal command never takes that over."""
     from bot.engine.guard import FixGuard
     from bot.engine.tokens import TokenSigner
     from bot.model.fixpolicy import FixPolicy

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.engine.guard_apply import APPLY_LEASE, Applier
+from bot.engine.guard_apply import Applier
 from bot.engine.guard_plan import Planner, action
 from bot.engine.guard_records import Records, stored_plan
 from bot.engine.outcome import Outcome
@@ -33,7 +33,7 @@ from bot.sources.actuators.context import FixContext
 from bot.store.db import Store
 from bot.store.ledger import FixRequest, Token
 
-__all__ = ["APPLY_LEASE", "ContextFactory", "FixGuard", "Outcome"]
+__all__ = ["ContextFactory", "FixGuard", "Outcome"]
 
 ContextFactory = Callable[[str], FixContext]
 
@@ -131,13 +131,11 @@ class FixGuard:
     # ---- confirm, approve, reject, cancel ------------------------------------------------
 
     def confirm(self, value: object, actor: Actor) -> Outcome:
-        token = self.records.token(value, "confirm", actor)
-        if isinstance(token, Outcome):
-            return token
-        request = self.ledger.request(str(token.request_id))
-        if request is None or request.status != "planned":
-            reason = "this plan is no longer waiting for confirmation"
-            return self.records.refuse(actor, reason, request=request)
+        stale = "this plan is no longer waiting for confirmation"
+        pressed = self.records.pressed(value, "confirm", actor, "planned", stale)
+        if isinstance(pressed, Outcome):
+            return pressed
+        token, request = pressed
         plan = FixPlan.model_validate(request.plan)
         ctx = self.applier.context(request, plan, actor)
         if isinstance(ctx, Outcome):
@@ -174,13 +172,11 @@ class FixGuard:
         )
 
     def approve(self, value: object, actor: Actor) -> Outcome:
-        token = self.records.token(value, "approve", actor)
-        if isinstance(token, Outcome):
-            return token
-        request = self.ledger.request(str(token.request_id))
-        if request is None or request.status != "awaiting_approval":
-            reason = "this request is no longer awaiting approval"
-            return self.records.refuse(actor, reason, request=request)
+        stale = "this request is no longer awaiting approval"
+        pressed = self.records.pressed(value, "approve", actor, "awaiting_approval", stale)
+        if isinstance(pressed, Outcome):
+            return pressed
+        token, request = pressed
         plan = FixPlan.model_validate(request.plan)
         why = approval_refusal(self.policy, actor, str(request.requester), self.members)
         if why:
@@ -204,12 +200,11 @@ class FixGuard:
         return self._close(value, actor, "cancel", "planned", "cancelled")
 
     def _close(self, value: object, actor: Actor, purpose: str, expected: str, new: str) -> Outcome:
-        token = self.records.token(value, purpose, actor)
-        if isinstance(token, Outcome):
-            return token
-        request = self.ledger.request(str(token.request_id))
-        if request is None:
-            return self.records.refuse(actor, "unknown request")
+        # No status yet: it is checked below, after who may close the request.
+        pressed = self.records.pressed(value, purpose, actor, None, "unknown request")
+        if isinstance(pressed, Outcome):
+            return pressed
+        _, request = pressed
         # Rejecting needs an approver's standing (the requester may withdraw); cancelling an
         # unconfirmed plan needs the standing to have confirmed it.
         if purpose == "reject" and actor.id != request.requester:
@@ -281,9 +276,9 @@ class FixGuard:
         """Re-run the offering playbook's confirm steps (bot.engine.verify)."""
         return self.verifier.verify(request_id, sleep=sleep, clock=clock)
 
-    def recover(self, *, older_than: timedelta = APPLY_LEASE) -> list[FixRequest]:
-        """After a restart: requests left `applying` become `interrupted`, never re-applied
-        (bot.engine.guard_apply.Applier.recover)."""
+    def recover(self, *, older_than: timedelta | None = None) -> list[FixRequest]:
+        """Requests a dead process left `applying` (lease older than `older_than`, default the
+        policy's) become `interrupted`, never re-applied (guard_apply.Applier.recover)."""
         return self.applier.recover(older_than=older_than)
 
     # ---- helpers -------------------------------------------------------------------------

@@ -4,6 +4,11 @@ The caller has already won the request's move to `applying` (a compare-and-set i
 so each request reaches here at most once. What remains is the target: two requests for the
 same object (two people each opened the plan, two replicas) must not both write. The target's
 claim in the store is held while applying and, after a write, for the cooldown.
+
+While the actuator runs, a heartbeat (bot.engine.lease) renews the request's lease and the
+target's hold every `fixes.apply_heartbeat_seconds`. A request left `applying` with a lease
+older than `fixes.apply_lease_seconds` belongs to a dead process: `recover` (run by every
+`gpubot serve` at start-up and then on each sweep) marks it interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.engine.guard_records import SYSTEM, Records, count, stored_plan
+from bot.engine.lease import Heartbeat
 from bot.engine.outcome import Outcome, first_line, mention
 from bot.engine.tokens import TokenSigner
 from bot.model.fixpolicy import Actor, FixPolicy
@@ -23,11 +29,6 @@ from bot.store.db import Store
 from bot.store.ledger import FixRequest
 
 log = logging.getLogger("gpubot.fixes")
-
-# Longest an apply may hold its target before another replica may take it over, and how old a
-# request left `applying` must be before `recover` calls it interrupted. Far above what any
-# actuator's client timeouts allow one apply to take.
-APPLY_LEASE = timedelta(minutes=30)
 
 
 def target_key(plan: FixPlan) -> str:
@@ -76,7 +77,8 @@ class Applier:
             return self._end(request, plan, actor, "refused", reason)
         self.records.audit("applying", actor.id, request, plan)
         try:
-            result = self.actuators[request.fix].apply(ctx, plan)
+            with self._heartbeat(request, plan):
+                result = self.actuators[request.fix].apply(ctx, plan)
         except FixConflict as exc:
             self._free(request, plan)
             return self._end(request, plan, actor, "conflict", str(exc))
@@ -89,14 +91,16 @@ class Applier:
             return self._end(request, plan, actor, "failed", first_line(exc))
         return self._applied(request, plan, actor, result.model_dump(mode="json"), result.summary)
 
-    def recover(self, *, older_than: timedelta = APPLY_LEASE) -> list[FixRequest]:
-        """After a restart: a request left `applying` may or may not have reached the API.
+    def recover(self, *, older_than: timedelta | None = None) -> list[FixRequest]:
+        """A request left `applying` by a dead process may or may not have reached the API.
 
         It is never re-applied: it is marked `interrupted` and audited so a person checks the
-        target. Only requests idle for `older_than` are touched, so a replica starting up
-        never takes over an apply another replica is still running."""
+        target. Only requests whose lease (renewed by the heartbeat) is older than
+        `older_than` (default: the policy's lease) are touched, so a replica never takes over
+        an apply another replica is still running, however long it takes. The target's hold
+        is left to lapse with the lease."""
         out = []
-        stale = datetime.now(UTC) - older_than
+        stale = datetime.now(UTC) - (self.policy.apply_lease if older_than is None else older_than)
         for request in self.ledger.requests(status="applying", updated_before=stale):
             if not self.ledger.transition(request.id, "applying", "interrupted"):
                 continue
@@ -145,14 +149,25 @@ class Applier:
             buttons=buttons,
         )
 
+    def _heartbeat(self, request: FixRequest, plan: FixPlan) -> Heartbeat:
+        lease = self.policy.apply_lease
+
+        def beat() -> bool:
+            if not self.ledger.renew_lease(request.id):
+                return False
+            self.store.renew(target_key(plan), request.id, ttl=lease)
+            return True
+
+        return Heartbeat(beat, every_seconds=self.policy.apply_heartbeat_seconds, name=request.id)
+
     def _hold_target(self, request: FixRequest, plan: FixPlan) -> str | None:
-        """Claim the target for this request; the reason it is busy otherwise."""
-        cooldown = timedelta(minutes=self.policy.cooldown_minutes)
+        """Claim the target for this request, for one lease that the heartbeat renews; the
+        reason it is busy otherwise."""
         key = target_key(plan)
         # An undo restores what gpubot itself just changed: it may take the hold its original
         # keeps for the cooldown, but not one another request holds.
         if self.store.claim(
-            key, request.id, ttl=max(cooldown, APPLY_LEASE), take_from=request.undo_of
+            key, request.id, ttl=self.policy.apply_lease, take_from=request.undo_of
         ):
             return None
         holder = self.store.claim_owner(key)

@@ -128,6 +128,20 @@ class Records:
             )
         return token
 
+    def pressed(
+        self, value: object, purpose: str, actor: Actor, expected: str | None, stale: str
+    ) -> tuple[Token, FixRequest] | Outcome:
+        """The live button behind `value` and its request, in status `expected` (None: any);
+        else the audited refusal, `stale` when the request is gone or has moved on. The shared
+        opening of Confirm, Approve, Reject and Cancel."""
+        token = self.token(value, purpose, actor)
+        if isinstance(token, Outcome):
+            return token
+        request = self.ledger.request(str(token.request_id))
+        if request is None or (expected is not None and request.status != expected):
+            return self.refuse(actor, stale, request=request)
+        return token, request
+
     def stored_value(self, request_id: str, purpose: str, actor: Actor) -> str | Outcome:
         """The signed value of a request's own `purpose` button, for callers that name the
         request instead of clicking (the terminal): same expiry, same single use."""

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Risk = Literal["low", "medium", "high"]
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
@@ -47,7 +48,31 @@ class FixPolicy(BaseModel):
     approval_minutes: float = Field(60, gt=0, description="how long a request awaits approval")
     undo_hours: float = Field(24, gt=0, description="how long Undo stays offered")
     group_cache_seconds: float = Field(120, ge=0, description="Slack user group member cache")
+    apply_lease_seconds: float = Field(
+        90,
+        gt=0,
+        description="an apply not heard from (heartbeat) this long belongs to a dead process: "
+        "it is marked interrupted and its target's hold lapses",
+    )
+    apply_heartbeat_seconds: float = Field(
+        20,
+        gt=0,
+        description="how often a running apply renews its lease; also how often "
+        "`gpubot serve` sweeps for interrupted applies",
+    )
     verify: VerifyWindow = Field(default_factory=VerifyWindow)
+
+    @model_validator(mode="after")
+    def _beats_within_the_lease(self) -> FixPolicy:
+        # Two missed beats must still fit in the lease, or a busy but healthy apply is
+        # taken for dead.
+        if self.apply_heartbeat_seconds * 2 > self.apply_lease_seconds:
+            raise ValueError("apply_heartbeat_seconds must be at most half of apply_lease_seconds")
+        return self
+
+    @property
+    def apply_lease(self) -> timedelta:
+        return timedelta(seconds=self.apply_lease_seconds)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from bot.model.plans import FixPlan
 from bot.render import fixes as render
 from bot.slack.clicks import Click, click_of
 from bot.slack.pool import JobPool
+from bot.slack.schedule import Every
 from bot.store.ledger import FixRequest
 
 log = logging.getLogger("gpubot.slack.fixes")
@@ -41,6 +42,7 @@ class FixFlow:
         self.guard, self.client = guard, client
         self.clicks = JobPool(workers, queue)
         self.verifies = JobPool(workers, queue)
+        self.sweeper: Every | None = None
         self.steps: dict[str, Callable[[Click], None]] = {
             "confirm": self._confirm,
             "approve": self._approve,
@@ -54,6 +56,8 @@ class FixFlow:
         app.action(GUARD_STEP)(self.on_step)
 
     def shutdown(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
         self.clicks.shutdown(wait=True)
         self.verifies.shutdown(wait=True)
 
@@ -242,14 +246,24 @@ class FixFlow:
 
     # ---- restart ---------------------------------------------------------------------------
 
+    def start_sweep(self) -> Every:
+        """Look for applies a dead process left behind every heartbeat interval, so one is
+        flagged within about a lease of its last beat, even when no replica restarts after."""
+        self.sweeper = Every(self.guard.policy.apply_heartbeat_seconds, self.recover, name="sweep")
+        self.sweeper.start()
+        return self.sweeper
+
     def recover(self) -> list[FixRequest]:
-        """Requests a restart left mid-apply: marked interrupted (never re-applied), and said
-        so in their thread so a person checks the target."""
+        """Requests a dead process left mid-apply (lease lapsed): marked interrupted (never
+        re-applied), and said so in their thread so a person checks the target."""
         interrupted = self.guard.recover()
         for request in interrupted:
             target = str((request.plan or {}).get("target") or request.cluster)
             log.warning(
-                "fix %s (%s) on %s was interrupted by a restart", request.fix, request.id, target
+                "fix %s (%s) on %s was interrupted: the process applying it stopped",
+                request.fix,
+                request.id,
+                target,
             )
             if not request.channel:
                 continue

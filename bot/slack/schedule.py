@@ -1,4 +1,5 @@
-"""Fire a runbook's cron schedule inside `gpubot serve`; the store's claim makes it once-only."""
+"""Fire a runbook's cron schedule inside `gpubot serve` (the store's claim makes it once-only),
+and run periodic jobs such as the sweep for fixes a dead process left mid-apply."""
 
 from __future__ import annotations
 
@@ -41,6 +42,27 @@ class Scheduler(threading.Thread):
                     self.job(when)
                 except Exception:  # a failed report must not stop tomorrow's
                     log.exception("scheduled job %s failed", self.name)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+class Every(threading.Thread):
+    """Run `job` every `seconds` until stopped (the fix sweep): a failed run is logged and the
+    next one still comes."""
+
+    def __init__(self, seconds: float, job: Callable[[], object], *, name: str) -> None:
+        super().__init__(daemon=True, name=f"every-{name}")
+        self.seconds, self.job = seconds, job
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.seconds):
+            with logctx.request("schedule"):
+                try:
+                    self.job()
+                except Exception:  # e.g. the store briefly unreachable: try again next time
+                    log.exception("periodic job %s failed", self.name)
 
     def stop(self) -> None:
         self.stopped.set()

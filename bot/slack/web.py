@@ -6,6 +6,7 @@ A plain WSGI application served by waitress; Bolt's own WSGI adapter handles /sl
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
-from bot.slack import alerts
+from bot.slack import alerts, payload_shape
 
 log = logging.getLogger("gpubot.web")
 MAX_BODY = 1 << 20
@@ -73,8 +74,24 @@ class WebApp:
                 # slack_sdk's verifier int()s this header, so text in it was a 500 and a
                 # traceback in the log; such a request is unsigned: answer it as Bolt does
                 return _reply(start, "401 Unauthorized", {"error": "invalid request"})
-            return self.slack_handler(environ, start)
+            return self._slack(environ, start)
         return _reply(start, "404 Not Found", {"error": "not found"})
+
+    def _slack(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        """Bolt's endpoint, after the body's shape is checked (bot.slack.payload_shape)."""
+        assert self.slack_handler is not None
+        try:
+            length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length else b""
+        why = payload_shape.problem(body, str(environ.get("CONTENT_TYPE") or ""))
+        if why:
+            log.warning("a malformed interactivity payload was refused: %s", why)
+            return _reply(start, "400 Bad Request", {"error": f"malformed payload: {why}"})
+        # Bolt reads the body again: hand it the bytes already read.
+        environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+        return self.slack_handler(environ, start)
 
     def _authorized(self, environ: dict[str, Any]) -> bool:
         if not self.secret:

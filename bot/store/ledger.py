@@ -189,6 +189,18 @@ class FixLedger:
             )
         return moved.rowcount == 1
 
+    def renew_lease(self, request_id: str, status: str = "applying") -> bool:
+        """An apply's heartbeat: `updated_at` is its lease. False when the request is no longer
+        in `status` (a sweep gave it up), so a dead lease is never revived."""
+        t = tables.fix_requests
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(t)
+                .where(and_(t.c.id == request_id, t.c.status == status))
+                .values(updated_at=_now())
+            )
+        return renewed.rowcount == 1
+
     def annotate(self, request_id: str, **values: Any) -> None:
         """Set fields that carry no state machine (verification, thread) unconditionally."""
         t = tables.fix_requests
