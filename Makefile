@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: demo test bench lint unit scenarios schema wheel clean
+.PHONY: demo test bench fuzz lint unit scenarios schema wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ test: $(VENV)/.dev lint
 ## bench: the issue 7 benchmark (5,000 nodes, 150,000 pods; takes minutes, not a test)
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## fuzz: coverage-guided fuzzing (atheris), FUZZ_SECONDS per target; not part of `make test`
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= jsonstream commands alerts tokens kql
+fuzz: $(VENV)/.dev
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz/$$t.py for $(FUZZ_SECONDS) s (new corpus: .fuzz/corpus/$$t)"; \
+	  mkdir -p .fuzz/corpus/$$t .fuzz/crashes; \
+	  seeds=""; [ -d fuzz/corpus/$$t ] && seeds=fuzz/corpus/$$t; \
+	  $(BIN)/python fuzz/$$t.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=.fuzz/crashes/$$t- .fuzz/corpus/$$t $$seeds \
+	    || exit 1; \
+	done
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check bot tests

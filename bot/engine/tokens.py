@@ -48,7 +48,9 @@ class TokenSigner:
 
     def open(self, value: object) -> str | None:
         """The token inside a value this process's key signed; None for anything else."""
-        if not isinstance(value, str) or len(value) > 200:
+        # Values we sign are ASCII; anything else would make the MAC check itself raise
+        # (compare_digest refuses non-ASCII text, encode() a lone surrogate).
+        if not isinstance(value, str) or len(value) > 200 or not value.isascii():
             return None
         prefix, _, rest = value.partition(".")
         token, _, mac = rest.rpartition(".")

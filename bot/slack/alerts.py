@@ -37,6 +37,14 @@ class Alert:
     labels: dict[str, str] = field(default_factory=dict)
     text: str = ""
 
+    def __post_init__(self) -> None:
+        # JSON can carry lone surrogates (a "\ud800" escape), which cannot be encoded: they
+        # would crash the fingerprint, the store and the Slack post later. Replace them here.
+        object.__setattr__(self, "name", _encodable(self.name))
+        object.__setattr__(self, "text", _encodable(self.text))
+        labels = {_encodable(k): _encodable(v) for k, v in self.labels.items()}
+        object.__setattr__(self, "labels", labels)
+
     @property
     def fingerprint(self) -> str:
         stable = sorted((k, v) for k, v in self.labels.items() if k not in VOLATILE_LABELS)
@@ -56,6 +64,10 @@ class Alert:
                 return self.labels[key]
         pod = self.labels.get("pod", "")
         return pod[:-2] if re.fullmatch(r".+-\d", pod) and pod.startswith("workspace-") else None
+
+
+def _encodable(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -95,8 +96,10 @@ def tokens(query: str) -> list[tuple[str, str]]:
 def with_params(template: str, **values: Value) -> str:
     """Substitute escaped literals into `{name}` placeholders; refuse anything else."""
     template_tokens = tokens(template)
-    wanted = {text[1:-1] for kind, text in template_tokens if kind == "placeholder"}
-    stray = {m.group(1) for m in _PLACEHOLDER.finditer(template)} - wanted
+    placed = [text[1:-1] for kind, text in template_tokens if kind == "placeholder"]
+    wanted = set(placed)
+    # Counted, not as sets: `{v}` in a comment is stray even when `{v}` is also used outside.
+    stray = Counter(m.group(1) for m in _PLACEHOLDER.finditer(template)) - Counter(placed)
     if stray:
         # A placeholder inside a string or comment would splice text, not a literal.
         raise KqlError(f"placeholder {{{sorted(stray)[0]}}} is inside a string or comment")

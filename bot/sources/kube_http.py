@@ -161,6 +161,6 @@ class Caller:
 def parse_json(body: bytes, what: str) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting too deep to decode
         calls.failed(SOURCE, "malformed")
         raise CallFailed(clip(f"malformed JSON in the {what} response: {exc}")) from None

@@ -111,6 +111,16 @@ def test_placeholders_must_match_values_and_sit_outside_literals() -> None:
         with_params("T | where A == h{a}", a="x")  # h"x" is KQL's obfuscated string form
 
 
+# Found by fuzz/kql.py: a placeholder inside a comment or string was accepted, and left there
+# unsubstituted, when the same name was also used outside one.
+@pytest.mark.parametrize(
+    "template", ["T | where A has {a} // {a}", "T | where A == '{a}' or B == {a}"]
+)
+def test_a_placeholder_inside_a_literal_is_refused_even_if_also_used_outside(template) -> None:
+    with pytest.raises(KqlError, match="inside a string or comment"):
+        with_params(template, a="x")
+
+
 def test_non_string_literals() -> None:
     assert literal(True) == "true"
     assert literal(5) == "long(5)"

@@ -89,6 +89,12 @@ def test_parse_json_names_the_list() -> None:
     assert clip("a\n  b") == "a b"
 
 
+def test_parse_json_of_nesting_too_deep_is_malformed_not_a_recursion_error() -> None:
+    # json.loads raises RecursionError here; the source must call it malformed like any bad body.
+    with pytest.raises(CallFailed, match="malformed JSON in the pods list"):
+        parse_json(b'{"items": ' + b"[" * 100_000, "pods list")
+
+
 def test_list_items_get_kind_and_api_version_as_kubectl_prints_them() -> None:
     doc = {"kind": "DaemonSetList", "apiVersion": "apps/v1", "items": [{"metadata": {"name": "a"}}]}
     assert typed_items(doc, RESOURCES["daemonsets"], "v1") == [

@@ -175,3 +175,25 @@ def test_webhook_payloads() -> None:
     )
     assert az[0].name == "kaito-inference-5xx" and az[0].status == "resolved"
     assert alerts.from_azure_monitor_webhook({"data": {}}) == []
+
+
+# Found by fuzz/alerts.py: a lone surrogate (JSON's "\\udd63" escape) in a post or webhook made
+# Alert.fingerprint raise UnicodeEncodeError, so the alert crashed the triage instead of running.
+def test_lone_surrogates_in_payloads_are_replaced_so_the_alert_stays_usable() -> None:
+    posted = alerts.from_slack_message({"text": "GPU \udd63 alertname=Foo\ud800"})
+    hooked = alerts.from_alertmanager_webhook(
+        {
+            "alerts": [
+                {"labels": {"alertname": "A\ud800", "k\udc00": "v"}, "annotations": {"s": "\ud800"}}
+            ]
+        }
+    )
+    azure = alerts.from_azure_monitor_webhook(
+        {"data": {"essentials": {"alertRule": "rule\ud800", "configurationItems": ["\udfff"]}}}
+    )
+    for alert in [posted, *hooked, *azure]:
+        assert alert is not None and len(alert.fingerprint) == 32
+        for text in [alert.name, alert.text, *alert.labels, *alert.labels.values()]:
+            text.encode("utf-8")  # raises on a lone surrogate
+    assert posted.text == "GPU ? alertname=Foo?"
+    assert hooked[0].name == "A?"
