@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,6 +27,7 @@ from bot.model.context import Scope
 from bot.slack.decorate import Decorator
 from bot.slack.delivery import TakenOver, deliver
 from bot.slack.pool import JobPool
+from bot.slack.schedule import Every
 from bot.slack.settings import SlackConfig
 from bot.store.db import Store
 from bot.store.jobs import Job, JobSpec
@@ -75,8 +75,7 @@ class JobKeeper:
         self.max_attempts = config.job_attempts
         # set by the app: re-runs an alert job whose thread bookkeeping had not happened yet
         self.resume_alert: Callable[[Job], None] | None = None
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._beats: Every | None = None
         self._pruned_at: float | None = None
 
     # ---- the life of one job -------------------------------------------------------------
@@ -180,26 +179,21 @@ class JobKeeper:
 
     def start(self) -> None:
         """Renew and sweep every `job_heartbeat_seconds` in the background (first: now)."""
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="diagnosis-jobs")
-        self._thread.start()
+        self._beats = Every(self.heartbeat_s, self.beat, name="diagnosis-jobs", now=True)
+        self._beats.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        if self._beats is not None:
+            self._beats.stop(timeout=30)
 
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.store.jobs.heartbeat(self.owner)
-                self.sweep()
-                if self._pruned_at is None or time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
-                    self.store.prune(RETENTION)
-                    self._pruned_at = time.monotonic()
-            except Exception:  # the database may be back at the next beat
-                log.exception("diagnosis job heartbeat failed")
-            if self._stopped.wait(self.heartbeat_s):
-                return
+    def beat(self) -> None:
+        """One heartbeat: renew this process's jobs, take over orphans, prune now and then.
+        A failure (the database away) is logged by `Every`; the next beat tries again."""
+        self.store.jobs.heartbeat(self.owner)
+        self.sweep()
+        if self._pruned_at is None or time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
+            self.store.prune(RETENTION)
+            self._pruned_at = time.monotonic()
 
     # ---- Slack, best effort --------------------------------------------------------------
 

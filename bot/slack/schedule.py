@@ -51,18 +51,27 @@ class Every(threading.Thread):
     """Run `job` every `seconds` until stopped (the fix sweep): a failed run is logged and the
     next one still comes."""
 
-    def __init__(self, seconds: float, job: Callable[[], object], *, name: str) -> None:
+    def __init__(
+        self, seconds: float, job: Callable[[], object], *, name: str, now: bool = False
+    ) -> None:
         super().__init__(daemon=True, name=f"every-{name}")
-        self.seconds, self.job = seconds, job
+        self.seconds, self.job, self.now = seconds, job, now
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        if self.now:
+            self._once()
         while not self.stopped.wait(self.seconds):
-            with logctx.request("schedule"):
-                try:
-                    self.job()
-                except Exception:  # e.g. the store briefly unreachable: try again next time
-                    log.exception("periodic job %s failed", self.name)
+            self._once()
 
-    def stop(self) -> None:
+    def _once(self) -> None:
+        with logctx.request("schedule"):
+            try:
+                self.job()
+            except Exception:  # e.g. the store briefly unreachable: try again next time
+                log.exception("periodic job %s failed", self.name)
+
+    def stop(self, timeout: float | None = None) -> None:
         self.stopped.set()
+        if timeout is not None and self.is_alive():
+            self.join(timeout=timeout)
