@@ -168,3 +168,12 @@ def test_a_non_vllm_deployment_does_not_want_vllm_replicas() -> None:
     web["metadata"]["labels"] = {}
     web["spec"]["template"]["spec"]["containers"] = [{"name": "web", "image": "nginx:1.27"}]
     assert _run(_ev(deployments=[web]))[0] == Verdict.RULED_OUT
+
+
+def test_a_pod_in_another_namespace_is_not_the_workloads() -> None:
+    stranger = _pod("ws-6c8f-z", ready=False, phase="Pending")
+    stranger["metadata"]["namespace"] = "other"
+    verdict, text = _run(_ev(pods=[stranger], deployments=[_deployment(1)]))
+    assert verdict == Verdict.INCONCLUSIVE
+    assert "Deployment default/ws wants 1 replica and none is serving yet (no pod yet)" in text
+    assert "other/ws-6c8f-z is meant to serve but is Pending" in text
