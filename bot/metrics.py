@@ -40,6 +40,12 @@ SOURCE_ERRORS = Counter(
     ["source", "reason"],
     registry=REGISTRY,
 )
+THREAD_REPLIES_DROPPED = Counter(
+    "gpubot_slack_thread_replies_dropped_total",
+    "Detail replies of a diagnosis that Slack did not take after the client's retries (the "
+    "summary stands and the other replies are still posted)",
+    registry=REGISTRY,
+)
 QUEUE = Gauge("gpubot_diagnosis_queue_depth", "Diagnoses running or waiting", registry=REGISTRY)
 BUSY = Counter(
     "gpubot_busy_rejections_total",

@@ -232,3 +232,76 @@ def test_slack_fault_cell(fault, caplog) -> None:
     # one progress update (progress stops after a failure) and the summary, each tried at most
     # 1 + 3 times by the client's retry handlers
     assert 2 <= updates <= 2 * (1 + 3), f"{updates} chat.update calls"
+
+
+# ---- the same faults on one thread reply: the summary stands, the other replies are posted,
+# and a last reply names what is missing.
+
+THREAD_SCENARIO = ROOT / "tests/scenarios/inference-crashloop/confirmed"  # five thread replies
+THREAD_FAULTS = ["timeout", "429", "5xx", "malformed", "error:invalid_blocks"]
+THREAD_FAULT = {"timeout": "timeout", "429": "429", "5xx": "503", "malformed": "malformed"}
+
+
+@pytest.mark.parametrize("fault", THREAD_FAULTS)
+def test_slack_thread_reply_fault_cell(fault, caplog) -> None:
+    from bot import metrics
+    from bot.engine.service import Diagnoser
+    from bot.render.slack import render_messages
+    from bot.slack.app import web_client
+    from bot.slack.delivery import deliver
+    from bot.slack.settings import SlackEnv
+    from tests.emulators.slack_api import FakeSlack
+
+    snapshot = SnapshotSource(THREAD_SCENARIO)
+    diagnoser = Diagnoser(
+        catalog=load_catalog(), sources=lambda _n: snapshot, cluster_names=[snapshot.cluster.name]
+    )
+    fault_free = diagnoser.run(None)
+    want = {f.playbook: f.verdict for f in fault_free.findings}
+    head, *replies = render_messages(fault_free)
+    assert len(replies) >= 3, "the failing reply must have replies before and after it"
+    victim = replies[1]["text"]  # "... · evidence: inconclusive (1)"
+    made: list[Any] = []
+    dropped = metrics.REGISTRY.get_sample_value("gpubot_slack_thread_replies_dropped_total")
+
+    def run(advance):
+        made.append(diagnoser.run(None, on_finding=advance))
+        return made[-1]
+
+    with FakeSlack() as slack:
+        slack.stall_seconds = 2.0
+        env = SlackEnv(
+            bot_token="xoxb-fault",
+            signing_secret="s",
+            app_token=None,
+            api_url=slack.url,
+            webhook_secret=None,
+        )
+        client = web_client(env)
+        client.timeout = 1
+        slack.fault_rules["chat.postMessage"] = lambda args: (
+            THREAD_FAULT.get(fault, fault) if args.get("text") == victim else None
+        )
+        started = time.monotonic()
+        ts, diagnosis = deliver(client, channel="C1", title="t", total=len(want), run=run)
+        elapsed = time.monotonic() - started
+        posts = slack.of("chat.postMessage")
+        updates = slack.of("chat.update")
+    assert elapsed < HANG_GUARD
+    assert {f.playbook: f.verdict for f in diagnosis.findings} == want
+    assert updates[-1].args["text"] == head["text"], "the summary stands"
+    posted = [c.args.get("text") for c in posts if c.reply.get("ok")]
+    assert posted[0].startswith(":hourglass"), "the progress message, then the thread"
+    assert posted[1:-1] == [r["text"] for r in replies if r["text"] != victim]
+    assert all(c.args.get("thread_ts") == ts for c in posts[1:])
+    tries = [c for c in posts if c.args.get("text") == victim]
+    assert 1 <= len(tries) <= 1 + 3, f"{len(tries)} attempts at the failing reply"
+    note = posted[-1]
+    assert note.startswith(f":warning: 1 of {len(replies)} detail replies could not be posted")
+    assert "evidence: inconclusive (1)" in note and "The summary above stands" in note
+    reason = {"timeout": "TimeoutError", "429": "ratelimited", "5xx": "HTTP 503"}
+    reason |= {"malformed": "JSONDecodeError", "error:invalid_blocks": "invalid_blocks"}
+    assert f"(Slack: {reason[fault]})" in note
+    assert "thread reply 2 of" in caplog.text and "xoxb-fault" not in caplog.text
+    after = metrics.REGISTRY.get_sample_value("gpubot_slack_thread_replies_dropped_total")
+    assert after == (dropped or 0) + 1

@@ -418,11 +418,26 @@ def test_restart_device_plugin_deletes_the_pod_verified_once_the_lookback_is_cle
     assert verified.status == "verified", verified.message
 
 
-def test_cap_max_model_len_patches_the_config_and_evicts_verified_when_queues_drain(
-    live, store
-) -> None:
+class FakeClock:
+    """Monotonic time that only the verify sleep moves: the window's arithmetic, not the
+    machine's speed, decides how many re-checks run."""
+
+    def __init__(self, sleep: Any) -> None:
+        self.now, self.inner = 0.0, sleep
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.inner(seconds)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cap_applied(live, store, fix_policy=None):
+    """kv-cache-bound/confirmed with cap-max-model-len applied: the ConfigMap patched and every
+    workload pod evicted. Returns the cluster, the guard, the applied outcome and the old pods."""
     cluster = live("kv-cache-bound/confirmed")
-    guard = cluster.guard(store)
+    guard = cluster.guard(store, fix_policy)
     params = offered(cluster.diagnoser, "kv-cache-bound", "cap-max-model-len")
     planned = guard.plan(
         cluster=cluster.name,
@@ -433,6 +448,44 @@ def test_cap_max_model_len_patches_the_config_and_evicts_verified_when_queues_dr
     )
     pods = [p for p in cluster.kube.store.objects["pods"] if p["metadata"]["name"].startswith(WS)]
     applied = apply(guard, planned, ALICE, approver=BOB)
+    return cluster, guard, applied, params, pods
+
+
+def _new_name(pod: dict, i: int) -> str:
+    return f"{pod['metadata']['name'].rsplit('-', 1)[0]}-r0ll{i}"
+
+
+def starting(cluster: LiveCluster, pods: list[dict]) -> None:
+    """The controller has recreated the evicted pods; they are still pulling and loading."""
+    for i, pod in enumerate(pods):
+        fresh = healthy_copy(pod, _new_name(pod, i))
+        fresh["status"]["phase"] = "Pending"
+        fresh["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+        for status in fresh["status"]["containerStatuses"]:
+            status.update(ready=False, state={"waiting": {"reason": "ContainerCreating"}})
+        kube_create(cluster, "pods", fresh)
+
+
+def serving(cluster: LiveCluster, pods: list[dict]) -> None:
+    """New pods on the capped config serve: the KV cache has room and nothing waits."""
+    metrics = cluster.snapshot / "kubernetes" / "metrics" / "default"
+    for i, pod in enumerate(pods):
+        name = _new_name(pod, i)
+        if any(p["metadata"]["name"] == name for p in cluster.kube.store.objects["pods"]):
+            kube_delete(cluster, "pods", "default", name)
+        kube_create(cluster, "pods", healthy_copy(pod, name))
+        labels = '{engine="0",model_name="llama-3.1-8b-instruct"}'
+        (metrics / f"{name}.prom").write_text(
+            f"vllm:num_requests_running{labels} 24.0\n"
+            f"vllm:num_requests_waiting{labels} 0.0\n"
+            f"vllm:kv_cache_usage_perc{labels} 0.61\n"
+        )
+
+
+def test_cap_max_model_len_patches_the_config_and_evicts_verified_when_queues_drain(
+    live, store
+) -> None:
+    cluster, guard, applied, params, pods = _cap_applied(live, store)
     patch, *evictions = cluster.kube_writes()
     assert (patch.method, patch.path) == (
         "PATCH",
@@ -443,27 +496,50 @@ def test_cap_max_model_len_patches_the_config_and_evicts_verified_when_queues_dr
         p["metadata"]["name"] for p in pods
     )
 
-    def rolled() -> None:  # new pods on the capped config: the KV cache has room, no queue
-        metrics = cluster.snapshot / "kubernetes" / "metrics" / "default"
-        for i, pod in enumerate(pods):
-            fresh = healthy_copy(pod, f"{pod['metadata']['name'].rsplit('-', 1)[0]}-r0ll{i}")
-            kube_create(cluster, "pods", fresh)
-            labels = '{engine="0",model_name="llama-3.1-8b-instruct"}'
-            (metrics / f"{fresh['metadata']['name']}.prom").write_text(
-                f"vllm:num_requests_running{labels} 24.0\n"
-                f"vllm:num_requests_waiting{labels} 0.0\n"
-                f"vllm:kv_cache_usage_perc{labels} 0.61\n"
-            )
-
-    # The re-check runs after the rollout (the policy's delay): with every pod evicted and none
-    # back yet, memory.requests_queueing reads "nothing is queueing" (see docs/reliability.md).
-    verified = guard.verify(applied.request.id, sleep=Advance(rolled))
+    # The re-check runs after the rollout (the policy's delay).
+    verified = guard.verify(applied.request.id, sleep=Advance(lambda: serving(cluster, pods)))
     assert verified.status == "verified", verified.message
 
     undo = guard.plan_undo(applied.buttons["undo"], ALICE)
     apply(guard, undo, ALICE, approver=BOB)
     restored = [w for w in cluster.kube_writes() if w.method == "PATCH"][-1]
     assert "max-model-len: 8192" in restored.body["data"]["inference_config.yaml"]
+
+
+def test_cap_max_model_len_verify_is_not_verified_while_the_new_pods_do_not_serve(
+    live, store
+) -> None:
+    """A verify window shorter than the rollout: with the pods evicted or still starting, the
+    symptom step cannot see a queue, and says so instead of calling the symptom gone."""
+    window = VerifyWindow(delay_seconds=30, every_seconds=60, window_seconds=120)
+    cluster, guard, applied, _, pods = _cap_applied(live, store, policy(verify=window))
+
+    clock = FakeClock(Advance())
+    evicted = guard.verify(applied.request.id, sleep=clock.sleep, clock=clock)
+    assert evicted.status == "inconclusive", evicted.message
+    assert "wants 3 replicas and none is serving yet (no pod yet)" in evicted.message
+
+    clock = FakeClock(Advance(lambda: starting(cluster, pods)))
+    rolling = guard.verify(applied.request.id, sleep=clock.sleep, clock=clock)
+    assert rolling.status == "inconclusive", rolling.message
+    assert "wants 3 replicas and none is serving yet" in rolling.message
+    assert "Pending (ContainerCreating)" in rolling.message
+    assert clock.inner.calls == 3, "the delay, then re-checks every 60 s until the window ends"
+    assert store.ledger.request(applied.request.id).verification == "inconclusive"
+    assert ("inconclusive", "gpubot") in audit_actions(store, applied.request.id)
+
+
+def test_cap_max_model_len_verified_once_the_rolled_pods_serve_without_a_queue(live, store) -> None:
+    window = VerifyWindow(delay_seconds=30, every_seconds=60, window_seconds=300)
+    cluster, guard, applied, _, pods = _cap_applied(live, store, policy(verify=window))
+    rollout = iter([lambda: starting(cluster, pods), lambda: serving(cluster, pods)])
+
+    clock = FakeClock(lambda _seconds: next(rollout, lambda: None)())
+    verified = guard.verify(applied.request.id, sleep=clock.sleep, clock=clock)
+    assert verified.status == "verified", verified.message
+    assert "no request waiting on 3 vLLM pods" in verified.message
+    # The first re-check saw the pods starting and went on waiting: verified only on the second.
+    assert clock.now == 30 + 60
 
 
 def test_evict_pinning_pod_posts_an_eviction_verified_when_the_node_scales_down(

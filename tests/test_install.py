@@ -19,12 +19,15 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+def _run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, *, stderr: bool = False
+) -> str:
+    """stdout (with stderr after it if asked), once the command succeeded."""
     done = subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
     )
     assert done.returncode == 0, f"{cmd}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
+    return done.stdout + (done.stderr if stderr else "")
 
 
 def test_wheel_in_a_fresh_virtualenv_runs_the_demo_diagnosis(tmp_path) -> None:
@@ -38,10 +41,13 @@ def test_wheel_in_a_fresh_virtualenv_runs_the_demo_diagnosis(tmp_path) -> None:
         shutil.copy(ROOT / name, src / name)
     for name in ("bot", "playbooks", "runbooks"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
-    _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "--wheel-dir", str(wheels), "."],
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "--wheel-dir", str(wheels), "."],
         cwd=src,
+        stderr=True,
     )
+    assert "Building wheel for gpubot" in built, "-v shows the build backend's own output"
+    assert "absent from the `packages` configuration" not in built, "setuptools warned"
     (wheel,) = wheels.glob("gpubot-*.whl")
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     py = env_dir / "bin" / "python"

@@ -18,7 +18,7 @@ from bot.model.verdicts import StepResult
 Obj = dict[str, Any]
 
 
-def _is_vllm(pod: Obj | None) -> bool:
+def is_vllm(pod: Obj | None) -> bool:
     """KAITO workspace pods and pods whose image or command names vLLM serve /metrics."""
     if pod is None:
         return True  # pods not readable: judge every metrics entry
@@ -50,7 +50,7 @@ def serving_metrics(
             p
             for p in pods.values()
             if ctx.scope.admits(kube.namespace(p), kube.workspace_of(p))
-            and _is_vllm(p)
+            and is_vllm(p)
             and _ready(p)
         ]
         return (None if serving or evi.data(ev, "pods") is None else []), pods
@@ -58,7 +58,7 @@ def serving_metrics(
     for entry in ev["metrics"].data or []:
         pod = pods.get(f"{entry.get('namespace')}/{entry.get('pod')}")
         ws = kube.workspace_of(pod) if pod else None
-        wanted = not only_vllm or not pods or _is_vllm(pod)
+        wanted = not only_vllm or not pods or is_vllm(pod)
         # A pod that is not Ready serves nothing: no /metrics from it is expected.
         idle = pod is not None and entry.get("samples") is None and not _ready(pod)
         if ctx.scope.admits(entry.get("namespace"), ws) and wanted and not idle:

@@ -9,6 +9,7 @@ from typing import Any
 from bot.checks import _evidence as evi
 from bot.checks import _kv as kv
 from bot.checks import _oom as oom
+from bot.checks import _unserved as unserved
 from bot.checks import _vllm_config as vconfig
 from bot.checks import _vllm_metrics as vmetrics
 from bot.checks.registry import check
@@ -114,8 +115,9 @@ def _replicas(ev: evi.Evidence, refs: list[str]) -> list[str]:
         "pods": LIST,
         "statefulsets": LIST,
         "deployments": LIST,
+        "workspaces": LIST,
     },
-    optional=("metrics", "pods", "statefulsets", "deployments"),
+    optional=("metrics", "pods", "statefulsets", "deployments", "workspaces"),
 )
 def requests_queueing(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepResult:
     """Requests are waiting (vllm:num_requests_waiting > 0) on the serving pods."""
@@ -136,11 +138,24 @@ def requests_queueing(ev: evi.Evidence, params: Any, ctx: CheckContext) -> StepR
     if unknown:
         return StepResult.inconclusive(*[m.describe() for m in unknown[:3]])
     if not metrics:
-        return StepResult.ruled_out("no vLLM pod is serving, so nothing is queueing")
+        return _nothing_serving(ev, ctx)
     return StepResult.ruled_out(
         f"no request waiting on {plural(len(metrics), 'vLLM pod')}: "
         + "; ".join(m.describe() for m in metrics[:3])
     )
+
+
+def _nothing_serving(ev: evi.Evidence, ctx: CheckContext) -> StepResult:
+    """No vLLM pod serves: nothing queues only if nothing wants to serve. A workload still
+    rolling out (say, just after cap-max-model-len evicted its pods) may queue once it serves."""
+    wanted = unserved.unserved(ev, ctx)
+    if wanted.lines:
+        return StepResult.inconclusive(*wanted.lines[:4])
+    if wanted.gaps:
+        return StepResult.inconclusive(
+            "no vLLM pod is serving, but whether a workload wants to is unknown", *wanted.gaps
+        )
+    return StepResult.ruled_out("no vLLM pod is serving and none is wanted, so nothing is queueing")
 
 
 def _max_num_seqs(pod: Obj | None, ev: evi.Evidence) -> tuple[int | None, str]:

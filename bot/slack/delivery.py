@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from bot.render import slack as slack_render
 
 log = logging.getLogger("gpubot.slack")
 PROGRESS_EVERY_S = 1.5
+_SLACK_CODE = re.compile(r"[a-z_]{1,64}")  # Slack's error codes: invalid_blocks, ratelimited
 
 
 class Tracker(Protocol):
@@ -115,11 +117,7 @@ def deliver(
         raise TakenOver(title)
     head, *rest = messages
     client.chat_update(channel=channel, ts=ts, text=head["text"], blocks=head["blocks"])
-    parent = thread_ts or ts
-    for message in rest:
-        client.chat_postMessage(
-            channel=channel, thread_ts=parent, text=message["text"], blocks=message["blocks"]
-        )
+    post_thread(client, channel=channel, parent=thread_ts or ts, messages=rest)
     return ts, diagnosis
 
 
@@ -140,3 +138,64 @@ def _progress_message(
             log.warning("progress message gone (%s); posting anew", exc.response.get("error"))
     first = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
     return str(first.get("channel") or channel), str(first["ts"])
+
+
+def post_thread(
+    client: WebClient, *, channel: str, parent: str, messages: list[dict[str, Any]]
+) -> int:
+    """Post the detail replies under the summary; returns how many could not be posted.
+
+    The summary already stands, so a reply that still fails after the client's bounded retries
+    is logged, counted and skipped: the replies after it are still posted. When any is missing,
+    a last reply says which, so nobody reads a thread with a gap as the whole diagnosis.
+    """
+    missing: list[str] = []
+    reasons: list[str] = []
+    for i, message in enumerate(messages, start=1):
+        try:
+            client.chat_postMessage(
+                channel=channel, thread_ts=parent, text=message["text"], blocks=message["blocks"]
+            )
+        except Exception as exc:  # one reply Slack would not take must not drop the others
+            why = _why(exc)
+            metrics.THREAD_REPLIES_DROPPED.inc()
+            log.warning("thread reply %d of %d not posted: %s", i, len(messages), why)
+            missing.append(_label(message))
+            reasons.append(why)
+    if missing:
+        _say_missing(client, channel, parent, missing, sorted(set(reasons)), len(messages))
+    return len(missing)
+
+
+def _say_missing(
+    client: WebClient,
+    channel: str,
+    parent: str,
+    missing: list[str],
+    reasons: list[str],
+    total: int,
+) -> None:
+    text = (
+        f":warning: {len(missing)} of {total} detail replies could not be posted "
+        f"(Slack: {', '.join(reasons)}): {'; '.join(missing)}. The summary above stands; "
+        "run the diagnosis again to see them."
+    )
+    try:
+        client.chat_postMessage(channel=channel, thread_ts=parent, text=text)
+    except Exception as exc:  # Slack is refusing this thread: the log and the counter remain
+        log.warning("note about missing thread replies not posted: %s", _why(exc))
+
+
+def _why(exc: Exception) -> str:
+    """Slack's error code, or the kind of failure: never the request, which holds the token."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        code = response.get("error") if isinstance(response.data, dict) else None
+        # slack_sdk puts the start of a non-JSON body (an HTML error page) in `error`
+        return str(code) if _SLACK_CODE.fullmatch(str(code)) else f"HTTP {response.status_code}"
+    return type(exc).__name__
+
+
+def _label(message: dict[str, Any]) -> str:
+    """`evidence: inconclusive (1)`: the part of the reply's fallback text that names it."""
+    return str(message.get("text") or "reply").rsplit(" · ", 1)[-1]

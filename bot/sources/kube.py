@@ -5,7 +5,7 @@ pods on GPU nodes come from one `spec.nodeName=<node>` list per GPU node, pendin
 `status.phase=Pending`, inference pods from the `kaito.sh/workspace` label; only a playbook
 asking `kubernetes.list {resource: pods}` with no selector pages through every pod, as raw JSON,
 and with `subset: gpu` keeps only the pods a GPU check can read (bot/sources/podsubset.py),
-page by page, so 150,000 pods never sit in memory at once.
+page by page (kube_pages), so 150,000 pods never sit in memory at once.
 
 Lists several questions need are fetched once (kube_share); per-pod and per-service reads are
 bounded per source (kube_fanout). Any failure becomes `Answer.missing(question, reason)`, never
@@ -16,28 +16,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.model import kube
 from bot.model.evidence import Answer, Question
 from bot.model.text import parse_time
-from bot.sources import calls, jsonstream, kube_paths, kube_reads, podsubset
+from bot.sources import kube_pages, kube_reads, podsubset
 from bot.sources.base import ClusterInfo
 from bot.sources.kube_config import api_client_from
 from bot.sources.kube_fanout import IN_FLIGHT, FanOut
-from bot.sources.kube_http import SOURCE, Caller, CallFailed, clip, parse_json
+from bot.sources.kube_http import Caller, CallFailed, clip
+from bot.sources.kube_pages import PAGE_SIZE, Keep
 from bot.sources.kube_paths import RESOURCES, Resource
 from bot.sources.kube_share import SharedLists
 from bot.sources.listorder import api_order
 
 Obj = dict[str, Any]
-Keep = Callable[[Obj], bool]
-MAX_PAGES = 10_000  # a continue token that never ends must not loop forever
-# Items per page: 2,000 pods are ~4 MB of JSON, a 150,000-pod list 75 round trips (kubectl's
-# 500 would be 300); a page decodes to ~18 MB, within the 300 MB budget of a triage.
-PAGE_SIZE = 2000
 
 
 class KubeSource:
@@ -175,42 +171,17 @@ class KubeSource:
         fields: str | None,
         keep: Keep | None = None,
     ) -> list[Obj]:
-        """Every page of a list. The next page is asked for as soon as this page's continue
-        token is read off its first bytes, so decoding a page overlaps fetching the next."""
-
-        def fetch(token: str | None) -> bytes:
-            body, _ = self.read(
-                lambda timeout: kube_paths.list_page(
-                    self.api,
-                    res,
-                    version,
-                    namespace=namespace,
-                    label_selector=labels,
-                    field_selector=fields,
-                    limit=self.page_size,
-                    token=token,
-                    timeout=timeout,
-                ),
-                operation=f"list:{res.plural}",
-                answers=(404,) if res.custom else (),  # CRD not installed: none exist
-            )
-            return body
-
-        items: list[Obj] = []
-        body = fetch(None)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-page") as ahead:
-            for _ in range(MAX_PAGES):
-                early = kube_paths.continue_token(body)
-                following = ahead.submit(fetch, early) if early else None
-                doc = _decode_page(body, res.plural, keep)
-                items.extend(kube_paths.typed_items(doc, res, version))
-                token = (doc.get("metadata") or {}).get("continue") or None
-                if token != early:  # the token was not where expected: ask in order instead
-                    following = ahead.submit(fetch, token) if token else None
-                if following is None:
-                    return items
-                body = following.result()
-        raise CallFailed(f"the {res.plural} list did not end after {MAX_PAGES} pages")
+        return kube_pages.read_all(
+            self.read,
+            self.api,
+            res,
+            version,
+            namespace=namespace,
+            labels=labels,
+            fields=fields,
+            page_size=self.page_size,
+            keep=keep,
+        )
 
     def _kubernetes_list(self, q: Question) -> list[Obj]:
         return self.shared_list(
@@ -272,37 +243,6 @@ class KubeSource:
         return kube_reads.service_probes(
             self, _sorted(services), str(q.param("path", "/v1/models"))
         )
-
-
-def _decode_page(body: bytes, plural: str, keep: Keep | None) -> Obj:
-    """A list page. Filtered (`keep`), it is decoded item by item (bot/sources/jsonstream.py):
-    refused items are garbage before the next is built, and the interpreter lock is free
-    between items. Unfiltered, one json.loads: it shares each key string across the page's
-    items (per-item decoding would not: +50% memory for 20,000 events)."""
-    if keep is None or body.lstrip()[:1] != b"{":
-        doc = parse_json(body, f"{plural} list")
-        if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-            calls.failed(SOURCE, "malformed")
-            raise CallFailed(f"the {plural} list response has no items array")
-        if keep is not None:
-            doc["items"] = [i for i in doc["items"] if isinstance(i, dict) and keep(i)]
-        return dict(doc)
-    kept: list[Obj] = []
-
-    def take(item: Any) -> None:
-        if isinstance(item, dict) and keep(item):
-            kept.append(item)
-
-    try:
-        streamed = jsonstream.walk_list(body, take)
-    except ValueError as exc:
-        calls.failed(SOURCE, "malformed")
-        raise CallFailed(clip(f"malformed JSON in the {plural} list response: {exc}")) from None
-    if not isinstance(streamed.get("items"), list):
-        calls.failed(SOURCE, "malformed")
-        raise CallFailed(f"the {plural} list response has no items array")
-    streamed["items"] = kept
-    return streamed
 
 
 def _result_or_none(future: Future[list[Obj]]) -> list[Obj] | None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -46,6 +47,10 @@ class FakeSlack:
         # `stall_seconds`, then answer), "500"/"503" (server error), "malformed" (cut JSON)
         self.faults: dict[str, list[str]] = {}
         self.stall_seconds = 3.0
+        # method -> rule(args) naming the fault for a call by what it carries (one thread reply,
+        # every attempt of it), or None to answer; the same fault names, plus "429" (Retry-After
+        # 1) and "error:<code>" (`{"ok": false, "error": code}`)
+        self.fault_rules: dict[str, Callable[[dict[str, Any]], str | None]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._ts = 1_764_230_000
         self.ws_url: str | None = None
@@ -163,6 +168,8 @@ class FakeSlack:
                 with fake.lock:
                     pending = fake.faults.get(method)
                     fault = pending.pop(0) if pending else None
+                    rule = fake.fault_rules.get(method)
+                fault = fault or (rule(args) if rule else None)
                 if fault is not None:
                     with fake.changed:
                         fake.calls.append(Call(method, args, dict(self.headers)))
@@ -189,8 +196,19 @@ class FakeSlack:
                     time.sleep(fake.stall_seconds)
                     self.close_connection = True
                     return
-                status, data = (200, b'{"ok": tr') if fault == "malformed" else (int(fault), b"")
+                headers = {"Retry-After": "1"} if fault == "429" else {}
+                if fault == "malformed":
+                    status, data = 200, b'{"ok": tr'
+                elif fault.startswith("error:"):
+                    body = {"ok": False, "error": fault.removeprefix("error:")}
+                    status, data = 200, json.dumps(body).encode()
+                elif fault == "429":
+                    status, data = 429, b'{"ok": false, "error": "ratelimited"}'
+                else:
+                    status, data = int(fault), b""
                 self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -8,6 +8,8 @@ what replaces it is its controller's business.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -50,43 +52,89 @@ def _not_reversible(plan: FixPlan) -> FixPlan:
     raise FixRefused(f"{plan.fix} cannot be undone: the pod it removed is gone")
 
 
+@dataclass(frozen=True)
+class PodTarget:
+    """The pod a fix removes, as its plan read it: still on the node, its controller accepted
+    by the fix, and the uid the write will be conditioned on."""
+
+    params: Any
+    state: KubeState
+    pod: Obj
+    owner: Obj | None
+    subject: str  # "pod ns/name"
+    uid: str
+
+
+# (state, pod, its controller) -> why the fix refuses to remove this pod, or None
+OwnerCheck = Callable[[KubeState, Obj, Obj | None], str | None]
+
+
+def read_target(fix: str, ctx: FixContext, params: Any, refuse: OwnerCheck) -> PodTarget:
+    """What both plans share: the pod on its node, the fix's own controller check, the uid."""
+    p = typed_params(fix, params)
+    state = kube_state(ctx)
+    pod = _pod_on_node(state, p.namespace, p.pod, p.node)
+    owner = controller_of(pod)
+    if (why := refuse(state, pod, owner)) is not None:
+        raise FixRefused(why)
+    return PodTarget(p, state, pod, owner, f"pod {p.namespace}/{p.pod}", _uid(pod))
+
+
+def removal_plan(fix: str, ctx: FixContext, t: PodTarget, **fields: Any) -> FixPlan:
+    """A plan that removes the pod once, if it still has the uid the plan read."""
+    return FixPlan(
+        fix=fix,
+        cluster=ctx.cluster.name,
+        params=t.params.model_dump(),
+        changes=(Change(subject=t.subject, field="metadata.uid", before=t.uid, after=None),),
+        preconditions={"uid": t.uid},
+        **fields,
+    )
+
+
+def _daemonset_only(state: KubeState, pod: Obj, owner: Obj | None) -> str | None:
+    subject = f"pod {kube.ref(pod)}"
+    if owner is None or owner.get("kind") != "DaemonSet":
+        run_by = f"{owner.get('kind')} {owner.get('name')}" if owner else "no controller"
+        return (
+            f"{subject} is run by {run_by}, not a DaemonSet: deleting it would not bring "
+            "a device plugin back on the node"
+        )
+    namespace, daemonset = kube.namespace(pod), str(owner.get("name"))
+    if state.get("daemonsets", namespace, daemonset) is None:
+        return f"DaemonSet {namespace}/{daemonset} is gone: nothing would recreate {subject}"
+    return None
+
+
+def _not_a_daemonset(state: KubeState, pod: Obj, owner: Obj | None) -> str | None:
+    if owner is not None and owner.get("kind") == "DaemonSet":
+        return (
+            f"pod {kube.ref(pod)} belongs to DaemonSet {owner.get('name')}: it comes back on "
+            "the same node, so evicting it frees nothing"
+        )
+    return None
+
+
 @actuator("restart-device-plugin")
 class RestartDevicePlugin:
     fix = "restart-device-plugin"
 
     def plan(self, ctx: FixContext, params: Any) -> FixPlan:
-        p = typed_params(self.fix, params)
-        state = kube_state(ctx)
-        pod = _pod_on_node(state, p.namespace, p.pod, p.node)
-        owner = controller_of(pod)
-        subject = f"pod {p.namespace}/{p.pod}"
-        if owner is None or owner.get("kind") != "DaemonSet":
-            run_by = f"{owner.get('kind')} {owner.get('name')}" if owner else "no controller"
-            raise FixRefused(
-                f"{subject} is run by {run_by}, not a DaemonSet: deleting it would not bring "
-                "a device plugin back on the node"
-            )
-        daemonset = str(owner.get("name"))
-        if state.get("daemonsets", p.namespace, daemonset) is None:
-            raise FixRefused(
-                f"DaemonSet {p.namespace}/{daemonset} is gone: nothing would recreate {subject}"
-            )
-        uid = _uid(pod)
-        return FixPlan(
-            fix=self.fix,
-            cluster=ctx.cluster.name,
-            target=f"device plugin {subject} on {p.node}",
+        t = read_target(self.fix, ctx, params, _daemonset_only)
+        p, daemonset = t.params, str((t.owner or {}).get("name"))
+        return removal_plan(
+            self.fix,
+            ctx,
+            t,
+            target=f"device plugin {t.subject} on {p.node}",
             # The node, not the pod: the recreated pod has a new name, the cooldown must hold.
             target_key=target_key(self.fix, ctx.cluster.name, p.namespace, "node", p.node),
-            params=p.model_dump(),
-            changes=(Change(subject=subject, field="metadata.uid", before=uid, after=None),),
             touches=(f"v1 Pod {p.namespace}/{p.pod}",),
-            preconditions={"uid": uid},
             notes=(
                 f"the DaemonSet {daemonset} recreates the pod on {p.node} within seconds",
                 f"until the new plugin registers, {p.node} advertises no nvidia.com/gpu to new "
                 "pods; running GPU pods keep their devices",
-                f"restarts so far: {kube.restart_count(pod)}; a restart cures a lost kubelet "
+                f"restarts so far: {kube.restart_count(t.pod)}; a restart cures a lost kubelet "
                 "registration, not a missing driver (read the plugin's log if it fails again)",
             ),
         )
@@ -115,28 +163,17 @@ class EvictPinningPod:
     fix = "evict-pinning-pod"
 
     def plan(self, ctx: FixContext, params: Any) -> FixPlan:
-        p = typed_params(self.fix, params)
-        state = kube_state(ctx)
-        pod = _pod_on_node(state, p.namespace, p.pod, p.node)
-        owner = controller_of(pod)
-        subject = f"pod {p.namespace}/{p.pod}"
-        if owner is not None and owner.get("kind") == "DaemonSet":
-            raise FixRefused(
-                f"{subject} belongs to DaemonSet {owner.get('name')}: it comes back on the same "
-                "node, so evicting it frees nothing"
-            )
-        uid = _uid(pod)
-        return FixPlan(
-            fix=self.fix,
-            cluster=ctx.cluster.name,
-            target=f"{subject} pinning {p.node}",
+        t = read_target(self.fix, ctx, params, _not_a_daemonset)
+        p = t.params
+        return removal_plan(
+            self.fix,
+            ctx,
+            t,
+            target=f"{t.subject} pinning {p.node}",
             target_key=target_key(self.fix, ctx.cluster.name, p.namespace, "pod", p.pod),
-            params=p.model_dump(),
-            changes=(Change(subject=subject, field="metadata.uid", before=uid, after=None),),
             touches=(f"policy/v1 Eviction {p.namespace}/{p.pod}",),
-            preconditions={"uid": uid},
             effect="eventual",  # the node goes at the autoscaler's next scan, not at once
-            notes=_evict_notes(state, pod, owner, p.node),
+            notes=_evict_notes(t.state, t.pod, t.owner, p.node),
         )
 
     def apply(self, ctx: FixContext, plan: FixPlan) -> ApplyResult:
