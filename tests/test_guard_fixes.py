@@ -518,6 +518,9 @@ def test_cap_max_model_len_verify_is_not_verified_while_the_new_pods_do_not_serv
     evicted = guard.verify(applied.request.id, sleep=clock.sleep, clock=clock)
     assert evicted.status == "inconclusive", evicted.message
     assert "wants 3 replicas and none is serving yet (no pod yet)" in evicted.message
+    assert (
+        evicted.message.startswith("Could not verify: ") and "Inconclusive:" not in evicted.message
+    )
 
     clock = FakeClock(Advance(lambda: starting(cluster, pods)))
     rolling = guard.verify(applied.request.id, sleep=clock.sleep, clock=clock)

@@ -78,6 +78,7 @@ class Verifier:
         evidence, waited = _evidence(finding), _minutes(self.window.window_seconds)
         if finding is None or state == UNKNOWN:
             why = problem or (finding.summary if finding else "no finding")
+            why = why.removeprefix("Inconclusive: ")  # "Could not verify" already says so
             return self._record(request, plan, "inconclusive", f"Could not verify: {why}", evidence)
         if state == CAUSE_GONE:
             message = (
