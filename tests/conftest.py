@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import trustme
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "scenarios"
@@ -11,6 +12,12 @@ SCENARIOS = ROOT / "tests" / "scenarios"
 
 def scenario_dirs() -> list[Path]:
     return sorted(p.parent for p in SCENARIOS.rglob("expect.yaml"))
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """One throwaway certificate authority for every loopback TLS emulator in the run."""
+    return trustme.CA()
 
 
 @pytest.fixture(scope="session")

@@ -55,11 +55,6 @@ def azure_scenarios() -> list[Path]:
     return [d for d in dirs if (d / "azure").is_dir() or (d / "loganalytics").is_dir()]
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def live(ca: trustme.CA, monkeypatch: pytest.MonkeyPatch):
     """live(snapshot) -> (emulator, AzureSource configured from the environment only)."""

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from bot.engine.loader import load_catalog
 from bot.engine.runner import diagnose
@@ -42,11 +41,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 def _run(kube: KubeApiEmulator, azure: AzureEmulator, tmp: Path, monkeypatch, **override: str):

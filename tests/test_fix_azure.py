@@ -34,11 +34,6 @@ PROFILE = "properties.autoScalerProfile."
 AUTOSCALER, POOL = ACTUATORS["autoscaler-scale-down"], ACTUATORS["pool-min-count"]
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def azure(ca: trustme.CA, monkeypatch: pytest.MonkeyPatch):
     harness = AzureFixHarness(ca, monkeypatch)

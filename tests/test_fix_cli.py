@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-import trustme
 import yaml
 
 from tests.guard_harness import SCENARIOS, LiveCluster
@@ -18,11 +17,6 @@ FIXES = {
     "operator": "ops-one",
     "verify": {"delay_seconds": 0, "every_seconds": 0, "window_seconds": 0},
 }
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 @pytest.fixture(autouse=True)

@@ -22,11 +22,6 @@ SCOPE = (
 QUOTA = ACTUATORS["request-quota"]
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def azure(ca: trustme.CA, monkeypatch: pytest.MonkeyPatch):
     harness = AzureFixHarness(ca, monkeypatch)

@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import trustme
 import yaml
 from pydantic import ValidationError
 
@@ -38,11 +37,6 @@ from tests.guard_harness import LENA, ROOT, LiveCluster, audit_actions, offered,
 from tests.test_slack_fixes import DIAGNOSIS_TS, _buttons, _has_block, _payload, _text
 
 HANG = 60  # seconds: a hang guard, never a speed requirement
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-import trustme
 
 from bot.engine.tokens import TokenSigner
 from bot.store.db import Store
@@ -32,11 +31,6 @@ from tests.guard_harness import (
 )
 
 N = 20
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 @pytest.fixture

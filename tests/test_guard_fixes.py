@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import trustme
 
 from bot.model.fixpolicy import VerifyWindow
 from bot.sources.kube_paths import RESOURCES
@@ -30,11 +29,6 @@ from tests.guard_harness import (
 )
 
 WS = "workspace-llama-3-1-8b"
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 @pytest.fixture

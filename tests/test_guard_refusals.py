@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import trustme
 from sqlalchemy import text
 
 from bot.engine.tokens import TokenSigner
@@ -28,11 +27,6 @@ from tests.guard_harness import (
     policy,
     refusals,
 )
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 import yaml
 
 from tests.conftest import ROOT, scenario_dirs
@@ -20,11 +19,6 @@ from tests.emulators.kube_api import KubeApiEmulator
 CANARY = "azure-token-canary-not-a-secret"
 UNAVAILABLE = re.compile(r"(\S+ unavailable: ).*")
 MS = re.compile(r"\b\d+ ms\b")
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 def comparable(doc: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import trustme
 import yaml
 
 from bot.cli import serve
@@ -42,11 +41,6 @@ POLICY: dict[str, Any] = {
     "cooldown_minutes": 0,
     "verify": {"delay_seconds": 0, "every_seconds": 0, "window_seconds": 0},
 }
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 @dataclass

@@ -11,6 +11,8 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
 from bot.model.verdicts import Verdict
 
 ICONS = {
@@ -163,3 +165,27 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "params": params,
     "yes_no": yes_no,
 }
+
+
+class Mrkdwn(str):
+    """Text already escaped for mrkdwn (by a filter): `finalize` must not escape it twice."""
+
+
+def _finalize_mrkdwn(value: Any) -> str:
+    return value if isinstance(value, Mrkdwn) else mrkdwn(value)
+
+
+def mrkdwn_environment(**extra: Callable[..., Any]) -> Environment:
+    """The Jinja2 environment of the Slack templates: every value is escaped for mrkdwn unless
+    a filter already did (it returns `Mrkdwn`); the shared filters plus `extra`."""
+    env = Environment(
+        loader=PackageLoader("bot.render", "templates"),
+        autoescape=False,  # mrkdwn, not HTML: `finalize` escapes & < >
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalize_mrkdwn,
+    )
+    env.filters.update(FILTERS)
+    env.filters.update(extra)
+    return env

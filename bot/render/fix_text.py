@@ -11,11 +11,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.render import filters
-from bot.render.filters import cut, mrkdwn
+from bot.render.filters import Mrkdwn, cut, mrkdwn
 
 SECTION_CHARS = 2_800  # Block Kit allows 3,000 per section; Slack counts some characters twice
 VALUE_CHARS = 300  # one before/after value; the full plan is in the audit trail
@@ -26,57 +26,39 @@ _GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 _MENTION = re.compile(r"(<@[UW][A-Z0-9]{2,}>|<!subteam\^S[A-Z0-9]{2,}>)")
 
 
-class _Mrkdwn(str):
-    """Already escaped (by a filter): `finalize` must not escape it twice."""
-
-
-def _finalize(value: Any) -> str:
-    return value if isinstance(value, _Mrkdwn) else mrkdwn(value)
-
-
-def who(user: str | None) -> _Mrkdwn:
+def who(user: str | None) -> Mrkdwn:
     """A Slack user or group id as a mention; a local operator or anything else as text."""
     if not user:
-        return _Mrkdwn("someone")
+        return Mrkdwn("someone")
     if _USER.match(user):
-        return _Mrkdwn(f"<@{user}>")
+        return Mrkdwn(f"<@{user}>")
     if _GROUP.match(user):
-        return _Mrkdwn(f"<!subteam^{user}>")
-    return _Mrkdwn(mrkdwn(user))
+        return Mrkdwn(f"<!subteam^{user}>")
+    return Mrkdwn(mrkdwn(user))
 
 
-def mentions(users: Sequence[str], separator: str) -> _Mrkdwn:
-    return _Mrkdwn(mrkdwn(separator).join(who(u) for u in users))
+def mentions(users: Sequence[str], separator: str) -> Mrkdwn:
+    return Mrkdwn(mrkdwn(separator).join(who(u) for u in users))
 
 
-def md(text: Any) -> _Mrkdwn:
+def md(text: Any) -> Mrkdwn:
     """Escape text from the guard, keeping the user mentions it names (`<@U123>`)."""
     parts = _MENTION.split(filters.one_line(text))
-    return _Mrkdwn("".join(p if i % 2 else mrkdwn(p) for i, p in enumerate(parts)))
+    return Mrkdwn("".join(p if i % 2 else mrkdwn(p) for i, p in enumerate(parts)))
 
 
-def value(v: Any, missing: str) -> _Mrkdwn:
+def value(v: Any, missing: str) -> Mrkdwn:
     """One before/after value: code when it can be, cut (saying so) when long."""
     if v is None:
-        return _Mrkdwn(f"_({missing})_")
+        return Mrkdwn(f"_({missing})_")
     text = json.dumps(v, sort_keys=True) if isinstance(v, dict | list | bool) else str(v)
     text = cut(filters.one_line(text), VALUE_CHARS, FULL_PLAN)
-    return _Mrkdwn(mrkdwn(text) if "`" in text else f"`{mrkdwn(text)}`")
+    return Mrkdwn(mrkdwn(text) if "`" in text else f"`{mrkdwn(text)}`")
 
 
 @cache
 def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("bot.render", "templates"),
-        autoescape=False,  # mrkdwn, not HTML: `finalize` escapes & < >
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=_finalize,
-    )
-    env.filters.update(filters.FILTERS)
-    env.filters.update({"who": who, "mentions": mentions, "md": md, "value": value})
-    return env
+    return filters.mrkdwn_environment(who=who, mentions=mentions, md=md, value=value)
 
 
 def text(name: str, *args: Any) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -34,7 +34,7 @@ from slack_sdk.models.blocks import (
 from bot.model.text import plural
 from bot.model.verdicts import Diagnosis, Finding, FixOffer, StepOutcome, Verdict
 from bot.render import filters
-from bot.render.filters import cut, icon, mrkdwn
+from bot.render.filters import Mrkdwn, cut, icon, mrkdwn
 
 # Block Kit limits (docs.slack.dev reference; slack-bolt-facts.md §3) and our margins.
 MAX_BLOCKS = 50
@@ -60,39 +60,20 @@ _GROUPS = (
 # --- templates -------------------------------------------------------------------------------
 
 
-class _Mrkdwn(str):
-    """Text already escaped for mrkdwn (by a filter): `finalize` must not escape it twice."""
+def _md_cut(value: Any, limit: int, where: str) -> Mrkdwn:
+    return Mrkdwn(cut(str(value), limit, where, escape=mrkdwn))
 
 
-def _finalize(value: Any) -> str:
-    return value if isinstance(value, _Mrkdwn) else mrkdwn(value)
-
-
-def _md_cut(value: Any, limit: int, where: str) -> _Mrkdwn:
-    return _Mrkdwn(cut(str(value), limit, where, escape=mrkdwn))
-
-
-def _md_link(url: str, label: str) -> _Mrkdwn:
+def _md_link(url: str, label: str) -> Mrkdwn:
     # Only a plain https URL can sit inside <url|label>; anything else is quoted as text.
     if url.startswith(("https://", "http://")) and not set(url) & set("<>| \n"):
-        return _Mrkdwn(f"<{mrkdwn(url)}|{mrkdwn(label)}>")
-    return _Mrkdwn(mrkdwn(url))
+        return Mrkdwn(f"<{mrkdwn(url)}|{mrkdwn(label)}>")
+    return Mrkdwn(mrkdwn(url))
 
 
 @cache
 def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("bot.render", "templates"),
-        autoescape=False,  # mrkdwn, not HTML: `finalize` escapes & < >
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=_finalize,
-    )
-    env.filters.update(filters.FILTERS)
-    env.filters["md_cut"] = _md_cut
-    env.filters["md_link"] = _md_link
-    return env
+    return filters.mrkdwn_environment(md_cut=_md_cut, md_link=_md_link)
 
 
 def _macro(template: str, name: str) -> Callable[..., str]:
