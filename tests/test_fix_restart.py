@@ -171,9 +171,14 @@ def click(served: Served, fake: Any, n: int, action_id: str, value: str, message
     assert status == 200
 
 
+@pytest.mark.parametrize("when", ["replica-already-running", "restarted-after-the-kill"])
 def test_a_serve_process_killed_mid_apply_is_flagged_by_another_within_a_lease(
-    cluster, tmp_path
+    cluster, tmp_path, when
 ) -> None:
+    """`replica-already-running`: a second replica starts two leases into the apply (the
+    heartbeat keeps the apply alive), then the first is killed. `restarted-after-the-kill`:
+    the process is killed and a new one started on the same store, as a Deployment restarts a
+    pod; its start-up sweep or the next one flags the apply, whatever the start-up time."""
     from tests.emulators.slack_api import FakeSlack
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
@@ -225,19 +230,23 @@ def test_a_serve_process_killed_mid_apply_is_flagged_by_another_within_a_lease(
             store = Store.open(url, migrate=False)
             (request,) = store.ledger.requests(status="applying")
 
-            # A second replica starts while the first is still applying, more than a lease
-            # after the apply began: the heartbeat keeps the apply its own.
-            applying_at = store.ledger.audit_trail(request_id=request.id, action="applying")[0].at
-            wait_until(
-                lambda: datetime.now(UTC) - applying_at > timedelta(seconds=2 * LEASE),
-                "two leases to pass",
-            )
-            second = Served("second", tmp_path, config, env)
-            served.append(second)
-            assert "fix guard ready; 0 interrupted fix(es) flagged" in second.log.read_text()
-            assert store.ledger.request(request.id).status == "applying"
-
-            first.kill()  # mid-apply: the write is in flight at the emulator
+            if when == "replica-already-running":
+                # A second replica starts while the first is still applying, more than a lease
+                # after the apply began: the heartbeat keeps the apply its own.
+                trail = store.ledger.audit_trail(request_id=request.id, action="applying")
+                wait_until(
+                    lambda: datetime.now(UTC) - trail[0].at > timedelta(seconds=2 * LEASE),
+                    "two leases to pass",
+                )
+                second = Served("second", tmp_path, config, env)
+                served.append(second)
+                assert "fix guard ready; 0 interrupted fix(es) flagged" in second.log.read_text()
+                assert store.ledger.request(request.id).status == "applying"
+                first.kill()  # mid-apply: the write is in flight at the emulator
+            else:
+                first.kill()  # mid-apply, then the restart
+                second = Served("second", tmp_path, config, env)
+                served.append(second)
             note = fake.wait_for(
                 lambda cs: any(_has_block(c, "chat.postMessage", "fixinterrupted") for c in cs)
             )
