@@ -46,6 +46,13 @@ THREAD_REPLIES_DROPPED = Counter(
     "summary stands and the other replies are still posted)",
     registry=REGISTRY,
 )
+SUMMARY_FALLBACKS = Counter(
+    "gpubot_slack_summary_fallbacks_total",
+    "Summaries posted as a new message because the progress message could not be updated "
+    "into them (deleted, not editable, too long for an edit, Slack failing), by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
 QUEUE = Gauge("gpubot_diagnosis_queue_depth", "Diagnoses running or waiting", registry=REGISTRY)
 BUSY = Counter(
     "gpubot_busy_rejections_total",

@@ -30,6 +30,13 @@ class Tracker(Protocol):
     def may_deliver(self) -> bool:
         """False when this process no longer owns the job: another replica delivers it."""
 
+    def replies_done(self) -> int:
+        """How many detail replies of the summary at the last `posted` ts are already in the
+        thread: a run that died while posting them left these, and a resume skips them."""
+
+    def replied(self, count: int) -> None:
+        """The first `count` detail replies of the summary are in the thread."""
+
 
 class TakenOver(Exception):
     """The job was taken over by another replica before the summary; nothing was posted."""
@@ -116,9 +123,68 @@ def deliver(
     if tracker is not None and not tracker.may_deliver():
         raise TakenOver(title)
     head, *rest = messages
-    client.chat_update(channel=channel, ts=ts, text=head["text"], blocks=head["blocks"])
-    post_thread(client, channel=channel, parent=thread_ts or ts, messages=rest)
-    return ts, diagnosis
+    try:
+        client.chat_update(channel=channel, ts=ts, text=head["text"], blocks=head["blocks"])
+        summary_ts = ts
+    except Exception as exc:  # the answer matters more than where it lands: post it anew
+        summary_ts = _post_summary_anew(
+            client, channel, thread_ts, ts, head, title, failure_reason(exc)
+        )
+        if tracker is not None:
+            tracker.posted(channel, summary_ts)  # a resume updates the summary that stands
+    done = tracker.replies_done() if tracker is not None else 0
+    post_thread(
+        client,
+        channel=channel,
+        parent=thread_ts or summary_ts,
+        messages=rest,
+        skip=done,
+        on_posted=tracker.replied if tracker is not None else None,
+    )
+    return summary_ts, diagnosis
+
+
+def _post_summary_anew(
+    client: WebClient,
+    channel: str,
+    thread_ts: str | None,
+    stale_ts: str,
+    head: dict[str, Any],
+    title: str,
+    why: str,
+) -> str:
+    """The summary could not replace the progress message (deleted, not editable, too long
+    for an edit, Slack failing): post it as a new message instead, in the same thread, and
+    turn the stale "⏳" message into a pointer. Raises only if the new post fails too."""
+    metrics.SUMMARY_FALLBACKS.labels(why).inc()
+    log.warning(
+        "summary update of %s failed (%s); posting the summary as a new message", stale_ts, why
+    )
+    try:
+        posted = client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=head["text"], blocks=head["blocks"]
+        )
+    except Exception as exc:
+        log.warning("the summary could not be posted anew either: %s", failure_reason(exc))
+        raise
+    if why != "message_not_found":  # a deleted message needs no pointer
+        _point_to_summary(client, channel, stale_ts, title)
+    return str(posted["ts"])
+
+
+def _point_to_summary(client: WebClient, channel: str, stale_ts: str, title: str) -> None:
+    """Best effort: a one-line pointer in place of the stale progress message, else delete it,
+    so nobody waits on "⏳ [n/N checks]" forever."""
+    pointer = f":arrow_down: {title}: the result is posted below, as a new message."
+    try:
+        client.chat_update(channel=channel, ts=stale_ts, text=pointer, blocks=[])
+        return
+    except Exception as exc:
+        log.warning("could not turn the progress message into a pointer: %s", failure_reason(exc))
+    try:
+        client.chat_delete(channel=channel, ts=stale_ts)
+    except Exception as exc:  # it stays at "⏳"; the summary below is what counts
+        log.warning("could not delete the stale progress message: %s", failure_reason(exc))
 
 
 def _progress_message(
@@ -141,27 +207,42 @@ def _progress_message(
 
 
 def post_thread(
-    client: WebClient, *, channel: str, parent: str, messages: list[dict[str, Any]]
+    client: WebClient,
+    *,
+    channel: str,
+    parent: str,
+    messages: list[dict[str, Any]],
+    skip: int = 0,
+    on_posted: Callable[[int], None] | None = None,
 ) -> int:
     """Post the detail replies under the summary; returns how many could not be posted.
 
     The summary already stands, so a reply that still fails after the client's bounded retries
     is logged, counted and skipped: the replies after it are still posted. When any is missing,
     a last reply says which, so nobody reads a thread with a gap as the whole diagnosis.
+    `skip`: the first replies are already in the thread (posted before a restart).
+    `on_posted(i)`: reply i (1-based) and every one before it were handled.
     """
     missing: list[str] = []
     reasons: list[str] = []
+    if skip:
+        log.info("%d of %d detail replies already posted; posting the rest", skip, len(messages))
     for i, message in enumerate(messages, start=1):
+        if i <= skip:
+            continue
         try:
             client.chat_postMessage(
                 channel=channel, thread_ts=parent, text=message["text"], blocks=message["blocks"]
             )
         except Exception as exc:  # one reply Slack would not take must not drop the others
-            why = _why(exc)
+            why = failure_reason(exc)
             metrics.THREAD_REPLIES_DROPPED.inc()
             log.warning("thread reply %d of %d not posted: %s", i, len(messages), why)
             missing.append(_label(message))
             reasons.append(why)
+            continue
+        if on_posted is not None:
+            on_posted(i)
     if missing:
         _say_missing(client, channel, parent, missing, sorted(set(reasons)), len(messages))
     return len(missing)
@@ -183,10 +264,10 @@ def _say_missing(
     try:
         client.chat_postMessage(channel=channel, thread_ts=parent, text=text)
     except Exception as exc:  # Slack is refusing this thread: the log and the counter remain
-        log.warning("note about missing thread replies not posted: %s", _why(exc))
+        log.warning("note about missing thread replies not posted: %s", failure_reason(exc))
 
 
-def _why(exc: Exception) -> str:
+def failure_reason(exc: Exception) -> str:
     """Slack's error code, or the kind of failure: never the request, which holds the token."""
     if isinstance(exc, SlackApiError):
         response = exc.response

@@ -25,7 +25,7 @@ from bot import logctx
 from bot.engine.service import Diagnoser
 from bot.model.context import Scope
 from bot.slack.decorate import Decorator
-from bot.slack.delivery import TakenOver, deliver
+from bot.slack.delivery import TakenOver, deliver, failure_reason
 from bot.slack.pool import JobPool
 from bot.slack.schedule import Every
 from bot.slack.settings import SlackConfig
@@ -54,6 +54,21 @@ class _Tracker:
 
     def may_deliver(self) -> bool:
         return self.keeper.store.jobs.begin_delivery(self.job.id, self.keeper.owner)
+
+    def replies_done(self) -> int:
+        job = self.keeper.store.jobs.get(self.job.id)
+        return job.replies_posted if job is not None else 0
+
+    def replied(self, count: int) -> None:
+        try:
+            self.keeper.store.jobs.replied(self.job.id, self.keeper.owner, count)
+        except Exception as exc:  # only a resume needs it, and at worst it repeats replies
+            log.warning(
+                "job %s: could not record %d replies posted: %s",
+                self.job.id,
+                count,
+                type(exc).__name__,
+            )
 
 
 class JobKeeper:
@@ -174,8 +189,26 @@ class JobKeeper:
                 self.resume_alert(job)  # the alert's thread was not decided yet
             else:
                 self.execute(job, resumed=True)
-        except Exception:
+        except Exception as exc:
             log.exception("resumed job %s failed", job.id)
+            self._tell_requester(job, failure_reason(exc))
+
+    def _tell_requester(self, job: Job, why: str) -> None:
+        """A resumed /gpu has no response_url any more: tell whoever asked, only them, in the
+        channel they asked in. Best effort: if Slack refuses this too, the log has it."""
+        requester = job.spec.requester
+        if job.spec.trigger != "slash" or not requester:
+            return
+        text = (
+            f":x: {RESTARTED}, re-ran it and could not post the result here ({why}): "
+            f"{job.spec.title}. Run `/gpu` again, or check the bot's logs."
+        )
+        try:
+            self.client.chat_postEphemeral(channel=job.channel, user=requester, text=text)
+        except Exception as exc:
+            log.warning(
+                "could not tell %s that job %s failed: %s", requester, job.id, failure_reason(exc)
+            )
 
     def start(self) -> None:
         """Renew and sweep every `job_heartbeat_seconds` in the background (first: now)."""

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, case, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from bot.store import tables
@@ -67,6 +67,7 @@ class Job:
     thread_ts: str | None = None
     progress_ts: str | None = None
     reason: str | None = None
+    replies_posted: int = 0  # detail replies of the summary at progress_ts in the thread
 
 
 def _job(row: Any) -> Job:
@@ -95,6 +96,7 @@ def _job(row: Any) -> Job:
         heartbeat_at=_aware(row.heartbeat_at),
         progress_ts=row.progress_ts,
         reason=row.reason,
+        replies_posted=row.replies_posted or 0,
         channel=row.channel,
         thread_ts=row.thread_ts,
     )
@@ -155,8 +157,23 @@ class JobBook:
         )
 
     def posted(self, job_id: str, owner: str, channel: str, progress_ts: str) -> bool:
-        """The progress message exists: a resume updates it instead of posting another."""
-        return self._move(job_id, owner, ACTIVE, channel=channel, progress_ts=progress_ts)
+        """The progress message (later the summary) exists: a resume updates it instead of
+        posting another. A different message than before has none of the replies yet."""
+        t = tables.diagnosis_jobs
+        same = and_(t.c.progress_ts == progress_ts, t.c.channel == channel)
+        return self._move(
+            job_id,
+            owner,
+            ACTIVE,
+            channel=channel,
+            progress_ts=progress_ts,
+            replies_posted=case((same, t.c.replies_posted), else_=0),
+        )
+
+    def replied(self, job_id: str, owner: str, count: int) -> bool:
+        """The first `count` detail replies of the summary are in the thread: a run resumed
+        after this process dies posts only the ones after them."""
+        return self._move(job_id, owner, ("delivering",), replies_posted=count)
 
     def begin_delivery(self, job_id: str, owner: str) -> bool:
         """The fence before the summary: only the current owner may post it. A process whose

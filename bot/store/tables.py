@@ -122,6 +122,8 @@ diagnosis_jobs = Table(
     Column("channel", String(64), nullable=False),
     Column("thread_ts", String(64), nullable=True),
     Column("progress_ts", String(64), nullable=True),  # the progress message, once posted
+    # detail replies of the summary at progress_ts already in the thread (migration 0005)
+    Column("replies_posted", Integer, nullable=False, server_default="0"),
     Column("title", Text, nullable=False),
     Column("total", Integer, nullable=False),
     Column("requester", String(64), nullable=True),  # the Slack user id of a /gpu request
