@@ -158,8 +158,9 @@ def test_fault_cell(side, fault, baseline, ca, tmp_path, monkeypatch) -> None:
     assert TOKEN not in repr(diagnosis.model_dump())
 
 
-# ---- the Slack Web API: the diagnosis is made whatever Slack does; delivery retries a bounded
-# number of times, then the failure is raised to the caller (which logs it), verdicts unchanged.
+# ---- the Slack Web API: the diagnosis is made whatever Slack does. When chat.update fails
+# after the client's bounded retries, the summary is posted as a new message instead, with the
+# thread under it; only when Slack cannot be reached at all does delivery raise.
 
 SLACK_FAULTS = {
     "timeout": ["timeout"] * 100,
@@ -168,11 +169,19 @@ SLACK_FAULTS = {
     "malformed": ["malformed"] * 100,
     "refused": [],
 }
+SLACK_REASON = {
+    "timeout": "TimeoutError",
+    "429": "ratelimited",
+    "5xx": "HTTP 503",
+    "malformed": "JSONDecodeError",
+}
 
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_slack_fault_cell(fault, caplog) -> None:
+    from bot import metrics
     from bot.engine.service import Diagnoser
+    from bot.render.slack import render_messages
     from bot.slack.app import web_client
     from bot.slack.delivery import deliver
     from bot.slack.settings import SlackEnv
@@ -183,8 +192,13 @@ def test_slack_fault_cell(fault, caplog) -> None:
     diagnoser = Diagnoser(
         catalog=catalog, sources=lambda _n: snapshot, cluster_names=[snapshot.cluster.name]
     )
-    want = {f.playbook: f.verdict for f in diagnoser.run(None).findings}
+    fault_free = diagnoser.run(None)
+    want = {f.playbook: f.verdict for f in fault_free.findings}
+    head, *replies = render_messages(fault_free)
     made: list[Any] = []
+    reason = SLACK_REASON.get(fault, "")
+    counted = "gpubot_slack_summary_fallbacks_total"
+    fallbacks = metrics.REGISTRY.get_sample_value(counted, {"reason": reason}) or 0
 
     def run(advance):
         made.append(diagnoser.run(None, on_finding=advance))
@@ -209,23 +223,35 @@ def test_slack_fault_cell(fault, caplog) -> None:
             slack.faults["chat.update"] = list(SLACK_FAULTS[fault])
         started = time.monotonic()
         try:
-            deliver(client, channel="C1", title="t", total=len(want), run=run)
-            delivered = True
+            ts, _ = deliver(client, channel="C1", title="t", total=len(want), run=run)
         except Exception:
             logging.getLogger("gpubot.slack").exception("delivery failed")
-            delivered = False
+            ts = None
         elapsed = time.monotonic() - started
         updates = len(slack.of("chat.update"))
+        posts = [c for c in slack.of("chat.postMessage") if c.reply.get("ok")]
+        deletes = slack.of("chat.delete")
     assert elapsed < HANG_GUARD
-    assert not delivered, "every summary update failed, so delivery reports it"
-    assert "delivery failed" in caplog.text
     if fault == "refused":
+        assert ts is None and "delivery failed" in caplog.text
         assert not made, "no channel to post to: nothing was started"
         return
     assert made and {f.playbook: f.verdict for f in made[0].findings} == want
-    # one progress update (progress stops after a failure) and the summary, each tried at most
-    # 1 + 3 times by the client's retry handlers
-    assert 2 <= updates <= 2 * (1 + 3), f"{updates} chat.update calls"
+    # the progress message, then the summary as a new message, then the thread under it
+    progress, summary, *thread = posts
+    assert progress.args["text"].startswith(":hourglass")
+    assert summary.args["text"] == head["text"] and summary.args["blocks"] == head["blocks"]
+    assert ts == summary.reply["ts"] != progress.reply["ts"]
+    assert [c.args["text"] for c in thread] == [r["text"] for r in replies]
+    assert all(c.args["thread_ts"] == ts for c in thread)
+    # the stale progress message: the pointer update failed like every update, so it is deleted
+    assert [c.args["ts"] for c in deletes] == [progress.reply["ts"]]
+    # one progress update (progress stops after a failure), the summary and the pointer, each
+    # tried at most 1 + 3 times by the client's retry handlers
+    assert 3 <= updates <= 3 * (1 + 3), f"{updates} chat.update calls"
+    assert f"failed ({reason}); posting the summary as a new message" in caplog.text
+    assert "xoxb-fault" not in caplog.text
+    assert metrics.REGISTRY.get_sample_value(counted, {"reason": reason}) == fallbacks + 1
 
 
 # ---- the same faults on one thread reply: the summary stands, the other replies are posted,
