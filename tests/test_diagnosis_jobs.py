@@ -113,6 +113,35 @@ def test_only_the_current_owner_may_deliver(store_url) -> None:
     assert store.jobs.finish(job.id, "rescuer", "done")
 
 
+def test_replies_posted_are_kept_for_the_same_summary_and_reset_for_another(store_url) -> None:
+    """A job that dies while threading its details: the replies it posted survive the claim,
+    and count only while the resumed run delivers into the same summary message."""
+    store = Store.open(store_url)
+    job = store.jobs.create(_spec(), owner="dying")
+    assert job.replies_posted == 0
+    assert store.jobs.start(job.id, "dying")
+    assert store.jobs.posted(job.id, "dying", "CINFRA", "1764230001.000100")
+    assert not store.jobs.replied(job.id, "dying", 1), "no replies before the fence"
+    assert store.jobs.begin_delivery(job.id, "dying")
+    assert store.jobs.replied(job.id, "dying", 1) and store.jobs.replied(job.id, "dying", 2)
+    assert not store.jobs.replied(job.id, "someone-else", 5), "only the owner records"
+    time.sleep(PAST_LEASE_S)
+    taken = store.jobs.claim(job.id, "rescuer", LEASE)
+    assert taken is not None and taken.replies_posted == 2
+    assert not store.jobs.replied(job.id, "dying", 3), "the old owner no longer records"
+    assert store.jobs.start(job.id, "rescuer")
+    # the resumed run updates the same message: the two replies under it still count
+    assert store.jobs.posted(job.id, "rescuer", "CINFRA", "1764230001.000100")
+    assert store.jobs.get(job.id).replies_posted == 2
+    # it had to post a new one (the old was deleted): nothing is under the new one yet
+    assert store.jobs.posted(job.id, "rescuer", "CINFRA", "1764230009.000100")
+    assert store.jobs.get(job.id).replies_posted == 0
+    assert store.jobs.begin_delivery(job.id, "rescuer")
+    assert store.jobs.replied(job.id, "rescuer", 5) and store.jobs.finish(job.id, "rescuer", "done")
+    assert not store.jobs.replied(job.id, "rescuer", 6), "a finished job is not written"
+    assert store.jobs.get(job.id).replies_posted == 5
+
+
 def test_a_claim_handed_back_is_an_orphan_again_without_an_attempt(store_url) -> None:
     store = Store.open(store_url)
     job = store.jobs.create(_spec(), owner="dead")

@@ -16,8 +16,12 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from bot.engine.loader import load_catalog
+from bot.engine.service import Diagnoser
+from bot.render.slack import render_messages
 from bot.slack import alerts
 from bot.slack.settings import SlackConfig
+from bot.sources.snapshot import SnapshotSource
 from bot.store import tables
 from bot.store.jobs import JobSpec
 from tests import slack_harness as h
@@ -162,3 +166,75 @@ def test_a_lease_shorter_than_two_heartbeats_is_refused() -> None:
     with pytest.raises(ValidationError, match="job_lease_seconds"):
         SlackConfig(job_heartbeat_seconds=15, job_lease_seconds=20)
     assert SlackConfig().job_lease_seconds >= 2 * SlackConfig().job_heartbeat_seconds
+
+
+@pytest.mark.parametrize("ephemeral", ["delivered", "refused"])
+def test_a_resumed_slash_diagnosis_that_fails_tells_the_requester(
+    tmp_path, caplog, ephemeral
+) -> None:
+    """The resumed run has no response_url: the requester hears of the failure from an
+    ephemeral message in the channel they asked in (best effort: a refusal is logged)."""
+    too_long = lambda args: "error:msg_too_long" if args.get("blocks") else None  # noqa: E731
+    with FakeSlack() as fake:
+        running = h.start_bot(fake, QUOTA, tmp_path, config=CONFIG)
+        try:
+            store = running.bot.store
+            ts = running.bot.client.chat_postMessage(channel="CINFRA", text="⏳ Diagnosing")["ts"]
+            job = store.jobs.create(_spec(), owner="dead-process")
+            store.jobs.posted(job.id, "dead-process", "CINFRA", ts)
+            # Slack takes neither the summary's update nor the summary posted anew
+            fake.fault_rules["chat.update"] = too_long
+            fake.fault_rules["chat.postMessage"] = too_long
+            if ephemeral == "refused":
+                fake.fault_rules["chat.postEphemeral"] = lambda _a: "error:channel_not_found"
+            time.sleep(PAST_LEASE_S)
+            assert running.bot.jobs.sweep() == 1
+            running.drain()
+        finally:
+            running.stop()
+        row = store.jobs.get(job.id)
+        [told] = fake.of("chat.postEphemeral")
+    assert row.status == "failed" and row.reason == "SlackApiError"
+    assert told.args["channel"] == "CINFRA" and told.args["user"] == "U123"
+    text = told.args["text"]
+    assert "gpubot restarted during this diagnosis" in text and "(msg_too_long)" in text
+    assert "Diagnosing aks-inference (20 checks)" in text and "/gpu" in text
+    assert f"resumed job {job.id} failed" in caplog.text
+    if ephemeral == "refused":
+        assert f"could not tell U123 that job {job.id} failed: channel_not_found" in caplog.text
+    assert h.BOT_TOKEN not in caplog.text
+
+
+def test_a_resumed_job_posts_only_the_thread_replies_its_first_run_had_not(tmp_path) -> None:
+    """The first process updated the summary and posted 2 of its 5 detail replies, then died:
+    the resumed run updates the same summary and posts replies 3 to 5, each once."""
+    crashloop = ROOT / "tests/scenarios/inference-crashloop/confirmed"
+    source = SnapshotSource(crashloop)
+    diagnoser = Diagnoser(load_catalog(), lambda _n: source, [source.cluster.name])
+    _, *replies = render_messages(diagnoser.run(None))
+    assert len(replies) == 5
+    with FakeSlack() as fake:
+        running = h.start_bot(fake, crashloop, tmp_path, config=CONFIG, diagnoser=diagnoser)
+        try:
+            store, client = running.bot.store, running.bot.client
+            ts = client.chat_postMessage(channel="CINFRA", text="summary")["ts"]
+            job = store.jobs.create(_spec(), owner="dead-process")
+            assert store.jobs.start(job.id, "dead-process")
+            assert store.jobs.posted(job.id, "dead-process", "CINFRA", ts)
+            assert store.jobs.begin_delivery(job.id, "dead-process")
+            for i, reply in enumerate(replies[:2], start=1):
+                client.chat_postMessage(channel="CINFRA", thread_ts=ts, text=reply["text"])
+                assert store.jobs.replied(job.id, "dead-process", i)
+            time.sleep(PAST_LEASE_S)  # ... and the process died here
+            assert running.bot.jobs.sweep() == 1
+            running.drain()
+        finally:
+            running.stop()
+        row = store.jobs.get(job.id)
+        thread = [c.args["text"] for c in fake.of("chat.postMessage") if c.args.get("thread_ts")]
+        summaries = _summaries(fake)
+    assert row.status == "done" and row.replies_posted == 5
+    assert [s.args["ts"] for s in summaries] == [ts], "the same summary, updated in place"
+    details = [t for t in thread if "re-ran it" not in t]
+    assert details == [r["text"] for r in replies], "each reply once, in order"
+    assert any("re-ran it" in t for t in thread)
