@@ -1,4 +1,7 @@
-"""Post a diagnosis: one progress message updated in place, then the summary and thread details."""
+"""Post a diagnosis: one progress message updated in place, then the summary and thread details.
+
+When the progress message cannot be updated into the summary, the summary is posted as a new
+message instead: an answer in the wrong place beats a "⏳" that never ends."""
 
 from __future__ import annotations
 
