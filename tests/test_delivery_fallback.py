@@ -131,7 +131,7 @@ def test_in_a_thread_the_summary_is_posted_in_it_and_the_stale_message_points_to
     assert summary.args["blocks"] == head["blocks"] and ts == summary.reply["ts"]
     assert [c.args["text"] for c in thread] == [r["text"] for r in replies]
     pointer = updates[-1]
-    assert pointer.args["ts"] == progress.reply["ts"] and not pointer.args.get("blocks")
+    assert pointer.args["ts"] == progress.reply["ts"] and pointer.args["blocks"] == []
     assert pointer.args["text"].startswith(":arrow_down: Triage for KubePodCrashLooping")
     assert deletes == [], "the pointer took, so the message stays, pointing down"
 

@@ -179,7 +179,7 @@ def _point_to_summary(client: WebClient, channel: str, stale_ts: str, title: str
     """Best effort: a one-line pointer in place of the stale progress message, else delete it,
     so nobody waits on "⏳ [n/N checks]" forever."""
     pointer = f":arrow_down: {title}: the result is posted below, as a new message."
-    try:
+    try:  # `blocks=[]` clears a summary that a timed-out update did put there after all
         client.chat_update(channel=channel, ts=stale_ts, text=pointer, blocks=[])
         return
     except Exception as exc:
