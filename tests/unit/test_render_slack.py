@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.model.verdicts import Diagnosis, Verdict
-from bot.render import slack
+from bot.render import slack, slack_blocks
 from bot.render.filters import mrkdwn_safe, unmrkdwn
 from tests.unit._render_samples import (
     C,
@@ -275,7 +275,7 @@ def test_overlong_line_cut_says_how_much_is_missing() -> None:
         assert match, x[-80:]
         kept = unmrkdwn(x[2 : match.start()])
         assert len(kept) + int(match.group(1).replace(",", "")) == 7000
-        assert len(x) <= slack.LINE_CHARS + 2
+        assert len(x) <= slack_blocks.LINE_CHARS + 2
 
 
 def test_inconclusive_in_summary_names_what_is_missing() -> None:
