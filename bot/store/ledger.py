@@ -1,4 +1,4 @@
-"""The fix ledger: pending requests, single-use tokens and the audit trail.
+"""The fix ledger: pending requests, single-use tokens and (from `fix_audit.py`) the audit trail.
 
 Every "at most once" here is decided by the database in one statement — a token is spent by
 `UPDATE ... WHERE used_at IS NULL AND expires_at > now`, a request moves on by
@@ -11,25 +11,13 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
-from sqlalchemy.engine import Engine
 
-from bot.store import tables
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+from bot.store import rows, tables
+from bot.store.fix_audit import AuditTrail
 
 
 @dataclass(frozen=True)
@@ -68,36 +56,6 @@ class Token:
         return self.expires_at <= now
 
 
-@dataclass(frozen=True)
-class AuditRecord:
-    id: int
-    at: datetime
-    request_id: str | None
-    fix: str | None
-    cluster: str | None
-    target: str | None
-    actor: str
-    action: str
-    reason: str | None
-    channel: str | None
-    detail: dict[str, Any] | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-            "request_id": self.request_id,
-            "fix": self.fix,
-            "cluster": self.cluster,
-            "target": self.target,
-            "actor": self.actor,
-            "action": self.action,
-            "reason": self.reason,
-            "channel": self.channel,
-            "detail": self.detail,
-        }
-
-
 def _request(row: Any) -> FixRequest:
     return FixRequest(
         id=row.id,
@@ -116,8 +74,8 @@ def _request(row: Any) -> FixRequest:
         result=json.loads(row.result) if row.result else None,
         verification=row.verification,
         undo_of=row.undo_of,
-        created_at=_aware(row.created_at) or _now(),
-        updated_at=_aware(row.updated_at) or _now(),
+        created_at=rows.aware(row.created_at) or rows.now(),
+        updated_at=rows.aware(row.updated_at) or rows.now(),
     )
 
 
@@ -127,25 +85,25 @@ def _token(row: Any) -> Token:
         purpose=row.purpose,
         request_id=row.request_id,
         payload=json.loads(row.payload) if row.payload else None,
-        expires_at=_aware(row.expires_at) or _now(),
-        used_at=_aware(row.used_at),
+        expires_at=rows.aware(row.expires_at) or rows.now(),
+        used_at=rows.aware(row.used_at),
         used_by=row.used_by,
     )
 
 
-class FixLedger:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class FixLedger(AuditTrail):
+    """Fix requests and single-use tokens; the audit trail (`fix_audit.py`) comes with it so
+    callers hold one object over one engine."""
 
     # ---- requests ------------------------------------------------------------------------
 
     def new_request(self, **values: Any) -> str:
         request_id = secrets.token_hex(8)
-        now = _now()
+        now = rows.now()
         values = dict(values)
         for key in ("params", "plan", "result"):
             if key in values:
-                values[key] = _json(values[key])
+                values[key] = rows.to_json(values[key])
         with self.engine.begin() as conn:
             conn.execute(
                 insert(tables.fix_requests).values(
@@ -180,12 +138,12 @@ class FixLedger:
         allowed = (expected,) if isinstance(expected, str) else expected
         for key in ("plan", "result"):
             if key in values:
-                values[key] = _json(values[key])
+                values[key] = rows.to_json(values[key])
         with self.engine.begin() as conn:
             moved = conn.execute(
                 update(t)
                 .where(and_(t.c.id == request_id, t.c.status.in_(allowed)))
-                .values(status=new, updated_at=_now(), **values)
+                .values(status=new, updated_at=rows.now(), **values)
             )
         return moved.rowcount == 1
 
@@ -197,7 +155,7 @@ class FixLedger:
             renewed = conn.execute(
                 update(t)
                 .where(and_(t.c.id == request_id, t.c.status == status))
-                .values(updated_at=_now())
+                .values(updated_at=rows.now())
             )
         return renewed.rowcount == 1
 
@@ -205,7 +163,9 @@ class FixLedger:
         """Set fields that carry no state machine (verification, thread) unconditionally."""
         t = tables.fix_requests
         with self.engine.begin() as conn:
-            conn.execute(update(t).where(t.c.id == request_id).values(updated_at=_now(), **values))
+            conn.execute(
+                update(t).where(t.c.id == request_id).values(updated_at=rows.now(), **values)
+            )
 
     # ---- tokens --------------------------------------------------------------------------
 
@@ -218,14 +178,14 @@ class FixLedger:
         payload: dict[str, Any] | None = None,
     ) -> str:
         token = secrets.token_urlsafe(24)  # 192 random bits: unguessable, never derived
-        now = _now()
+        now = rows.now()
         with self.engine.begin() as conn:
             conn.execute(
                 insert(tables.fix_tokens).values(
                     token=token,
                     purpose=purpose,
                     request_id=request_id,
-                    payload=_json(payload),
+                    payload=rows.to_json(payload),
                     created_at=now,
                     expires_at=now + ttl,
                 )
@@ -254,7 +214,7 @@ class FixLedger:
     def spend(self, token: str, actor: str) -> bool:
         """Use a single-use token: True for exactly one caller, and only before it expires."""
         t = tables.fix_tokens
-        now = _now()
+        now = rows.now()
         with self.engine.begin() as conn:
             spent = conn.execute(
                 update(t)
@@ -276,74 +236,5 @@ class FixLedger:
                         t.c.used_at.is_(None),
                     )
                 )
-                .values(used_at=_now(), used_by=actor[:64])
+                .values(used_at=rows.now(), used_by=actor[:64])
             )
-
-    # ---- audit ---------------------------------------------------------------------------
-
-    def audit(
-        self,
-        action: str,
-        actor: str,
-        *,
-        request_id: str | None = None,
-        fix: str | None = None,
-        cluster: str | None = None,
-        target: str | None = None,
-        reason: str | None = None,
-        channel: str | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(tables.fix_audit).values(
-                    at=_now(),
-                    request_id=request_id,
-                    fix=fix,
-                    cluster=cluster,
-                    target=target,
-                    actor=actor[:64],
-                    action=action,
-                    reason=reason,
-                    channel=channel,
-                    detail=_json(detail),
-                )
-            )
-
-    def audit_trail(
-        self,
-        *,
-        request_id: str | None = None,
-        cluster: str | None = None,
-        action: str | None = None,
-        since: datetime | None = None,
-        limit: int = 200,
-    ) -> list[AuditRecord]:
-        t = tables.fix_audit
-        query = select(t).order_by(t.c.id.desc()).limit(limit)  # the newest `limit`, oldest first
-        if request_id:
-            query = query.where(t.c.request_id == request_id)
-        if cluster:
-            query = query.where(t.c.cluster == cluster)
-        if action:
-            query = query.where(t.c.action == action)
-        if since:
-            query = query.where(t.c.at >= since)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            AuditRecord(
-                id=r.id,
-                at=_aware(r.at) or _now(),
-                request_id=r.request_id,
-                fix=r.fix,
-                cluster=r.cluster,
-                target=r.target,
-                actor=r.actor,
-                action=r.action,
-                reason=r.reason,
-                channel=r.channel,
-                detail=json.loads(r.detail) if r.detail else None,
-            )
-            for r in reversed(rows)
-        ]
