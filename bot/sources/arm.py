@@ -30,9 +30,9 @@ from bot.sources.azure_common import (
     is_malformed,
 )
 from bot.sources.base import BadInput, ClusterInfo
+from bot.sources.formats import table_rows
 from bot.sources.loganalytics import SOURCE as LOGS_SOURCE
 from bot.sources.loganalytics import LogAnalyticsReader, Unavailable
-from bot.sources.snapshot import table_rows
 
 # What each question needs from the cluster's configuration (DESIGN.md snapshot.yaml keys).
 _NEEDS = {

@@ -12,9 +12,9 @@ from typing import Any, Protocol
 
 from bot.model import kube
 from bot.sources import kube_paths
+from bot.sources.formats import parse_prometheus
 from bot.sources.kube_fanout import FanOut
 from bot.sources.kube_http import CallFailed
-from bot.sources.snapshot import parse_prometheus
 
 Obj = dict[str, Any]
 FORBIDDEN = (401, 403)

@@ -1,24 +1,21 @@
 """Answer evidence questions from a snapshot directory (DESIGN.md "Snapshot directory").
 
-Every JSON file is parsed when the snapshot opens, so a file that does not parse is reported
-up front, by name, instead of half-way through a diagnosis. A missing file is "not known".
+Every JSON file is parsed when the snapshot opens (`snapshot_files.py`), so a file that does not
+parse is reported up front, by name, instead of half-way through a diagnosis. A missing file is
+"not known".
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-from prometheus_client.parser import text_string_to_metric_families
-
 from bot.model import kube
 from bot.model.evidence import Answer, Question
-from bot.model.text import parse_time
-from bot.sources import podsubset, selectors
-from bot.sources.base import BadInput, ClusterInfo
+from bot.sources import podsubset, selectors, snapshot_files
+from bot.sources.base import BadInput
+from bot.sources.formats import table_rows
 from bot.sources.listorder import api_order
 
 AZURE_FILES = {
@@ -30,31 +27,6 @@ AZURE_FILES = {
 }
 
 
-def _load_json(path: Path, root: Path) -> Any:
-    rel = path.relative_to(root)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{rel}: not UTF-8 text: {exc.reason}") from exc
-    except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"{rel}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
-    except OSError as exc:
-        raise BadInput(f"{rel}: cannot read: {exc.strerror}") from exc
-
-
-def parse_prometheus(text: str) -> list[dict[str, Any]]:
-    """Prometheus text -> [{name, labels, value}] with prometheus_client's own parser."""
-    samples = []
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples.append(
-                {"name": sample.name, "labels": dict(sample.labels), "value": sample.value}
-            )
-    return samples
-
-
 class SnapshotSource:
     kind = "snapshot"
 
@@ -62,91 +34,8 @@ class SnapshotSource:
         self.root = Path(root)
         if not self.root.is_dir():
             raise BadInput(f"{self.root}: snapshot directory not found")
-        self.cluster, self.captured_at = self._read_manifest()
-        self._json: dict[str, Any] = {}
-        self._metrics: dict[str, list[dict[str, Any]]] = {}
-        self._parse_all()
-
-    # ---- loading -------------------------------------------------------------------------
-
-    def _read_manifest(self) -> tuple[ClusterInfo, datetime]:
-        path = self.root / "snapshot.yaml"
-        if not path.is_file():
-            raise BadInput(f"{path}: missing (a snapshot needs snapshot.yaml)")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise BadInput(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{path}: cannot read: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("cluster"), dict):
-            raise BadInput(f"{path}: cluster: required mapping is missing")
-        cluster = data["cluster"]
-        if not cluster.get("name"):
-            raise BadInput(f"{path}: cluster.name: required")
-        captured = parse_time(data.get("captured_at"))
-        if captured is None:
-            raise BadInput(
-                f"{path}: captured_at: required RFC 3339 time, got {data.get('captured_at')!r}"
-            )
-        known = {
-            "name",
-            "subscription_id",
-            "resource_group",
-            "location",
-            "log_analytics_workspace_id",
-        }
-        info = ClusterInfo(
-            **{k: (str(v) if v is not None else None) for k, v in cluster.items() if k in known}
-        )
-        return info, captured
-
-    def _parse_all(self) -> None:
-        for folder in ("kubernetes", "azure", "loganalytics"):
-            for path in sorted((self.root / folder).glob("*.json")):
-                data = _load_json(path, self.root)
-                rel = str(path.relative_to(self.root))
-                self._check_shape(rel, folder, data)
-                self._json[rel] = data
-        for path in sorted((self.root / "kubernetes" / "probes").glob("*/*.json")):
-            data = _load_json(path, self.root)
-            if not isinstance(data, dict):
-                raise BadInput(f"{path.relative_to(self.root)}: expected a JSON object")
-            self._json[str(path.relative_to(self.root))] = data
-        for path in sorted((self.root / "kubernetes" / "metrics").glob("*/*.prom")):
-            rel = str(path.relative_to(self.root))
-            try:
-                self._metrics[rel] = parse_prometheus(path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise BadInput(f"{rel}: invalid Prometheus text: {exc}") from exc
-
-    @staticmethod
-    def _check_shape(rel: str, folder: str, data: Any) -> None:
-        if folder == "kubernetes":
-            if not isinstance(data, dict) or not isinstance(data.get("items", None), list):
-                raise BadInput(f"{rel}: expected a Kubernetes List with an items array")
-            if not all(isinstance(i, dict) for i in data["items"]):
-                raise BadInput(f"{rel}: every item must be an object")
-        elif folder == "azure":
-            if not isinstance(data, dict):
-                raise BadInput(f"{rel}: expected an ARM response object")
-            if rel.endswith(
-                ("usages.json", "skus.json", "agent-pools.json", "registries.json")
-            ) and not isinstance(data.get("value"), list):
-                raise BadInput(f"{rel}: expected an ARM list body with a value array")
-        elif folder == "loganalytics":
-            tables = data.get("tables") if isinstance(data, dict) else None
-            if not isinstance(tables, list) or not all(
-                isinstance(t, dict)
-                and isinstance(t.get("columns"), list)
-                and isinstance(t.get("rows"), list)
-                for t in tables
-            ):
-                raise BadInput(
-                    f"{rel}: expected a Log Analytics response with tables[].columns/rows"
-                )
+        self.cluster, self.captured_at = snapshot_files.read_manifest(self.root)
+        self._json, self._metrics = snapshot_files.parse_all(self.root)
 
     # ---- answering -----------------------------------------------------------------------
 
@@ -292,13 +181,3 @@ class SnapshotSource:
         if data is None:
             return self._not_captured(q, rel)
         return Answer(q, table_rows(data))
-
-
-def table_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the primary table of a Log Analytics query response, as dicts by column name."""
-    tables = body.get("tables") or []
-    if not tables:
-        return []
-    table = next((t for t in tables if t.get("name") == "PrimaryResult"), tables[0])
-    columns = [c.get("name") for c in table.get("columns") or []]
-    return [dict(zip(columns, row, strict=False)) for row in table.get("rows") or []]
