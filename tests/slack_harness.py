@@ -99,9 +99,13 @@ def start_bot(
 
 
 def close_server(server: Any, thread: threading.Thread) -> None:
-    """Stop waitress from inside its own loop thread: closing its sockets from another thread
-    races the loop's select() on a closed fd ("Bad file descriptor" at teardown). The trigger
-    runs the thunk in the loop; with every dispatcher closed the loop ends by itself."""
+    """Stop waitress without racing it on closed file descriptors.
+
+    First the worker threads finish the requests they hold: a worker that finishes wakes the
+    loop through the trigger, which must still be open then. Then the loop closes its own
+    sockets, from inside its thread (closing them from here races its select()); with every
+    dispatcher closed the loop ends by itself."""
+    server.task_dispatcher.shutdown(timeout=30)
 
     def close_all() -> None:
         for dispatcher in list(server._map.values()):
@@ -112,7 +116,6 @@ def close_server(server: Any, thread: threading.Thread) -> None:
     if thread.is_alive():  # the loop did not wake: fall back to closing from here
         server.close()
         thread.join(timeout=10)
-    server.task_dispatcher.shutdown()
 
 
 def serve(bot: GpuBot, web: WebApp) -> Running:

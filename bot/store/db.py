@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.store import tables
 from bot.store.jobs import JobBook
 from bot.store.ledger import FixLedger
+from bot.store.rows import aware as utc_aware
+from bot.store.rows import now as utc_now
 
 MIGRATION_LOCK = 727_001  # PostgreSQL advisory lock id: one replica migrates at a time
 
@@ -28,14 +30,6 @@ def default_url() -> str:
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "gpubot"
     state.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{state / 'gpubot.db'}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ class Store:
         """True exactly once per key across every replica sharing the database."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(tables.dedupe).values(key=key[:255], created_at=_now()))
+                conn.execute(insert(tables.dedupe).values(key=key[:255], created_at=utc_now()))
             return True
         except IntegrityError:
             return False
@@ -107,7 +101,7 @@ class Store:
     ) -> bool:
         """Take `key` for `owner`; an expired claim, or one `take_from` holds, may be taken
         over. Only one caller wins."""
-        now = _now()
+        now = utc_now()
         expires = now + ttl if ttl else None
         try:
             with self.engine.begin() as conn:
@@ -136,7 +130,7 @@ class Store:
             renewed = conn.execute(
                 update(tables.claims)
                 .where(and_(tables.claims.c.key == key[:255], tables.claims.c.owner == owner))
-                .values(expires_at=_now() + ttl)
+                .values(expires_at=utc_now() + ttl)
             )
         return renewed.rowcount == 1
 
@@ -183,7 +177,7 @@ class Store:
                         thread_ts=thread_ts,
                         status="firing",
                         firings=1,
-                        updated_at=_now(),
+                        updated_at=utc_now(),
                         last_job=job,
                     )
                 )
@@ -205,7 +199,7 @@ class Store:
                 .values(
                     status=status,
                     firings=t.c.firings + (1 if status == "firing" else 0),
-                    updated_at=_now(),
+                    updated_at=utc_now(),
                     **({"last_job": job} if job is not None else {}),
                 )
             )
@@ -224,13 +218,13 @@ class Store:
                     kind=kind,
                     user_id=user_id,
                     until=until,
-                    created_at=_now(),
+                    created_at=utc_now(),
                 )
             )
 
     def active_acks(self, cluster: str, now: datetime | None = None) -> dict[str, Ack]:
         """Latest ack or unexpired snooze per playbook of one cluster."""
-        now = now or _now()
+        now = now or utc_now()
         t = tables.acknowledgements
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -241,13 +235,18 @@ class Store:
         out: dict[str, Ack] = {}
         for r in rows:
             out[r.playbook] = Ack(
-                r.cluster, r.playbook, r.kind, r.user_id, _aware(r.until), _aware(r.created_at)
+                r.cluster,
+                r.playbook,
+                r.kind,
+                r.user_id,
+                utc_aware(r.until),
+                utc_aware(r.created_at),
             )
         return out
 
     def prune(self, older_than: timedelta) -> None:
         """Forget dedupe keys and finished diagnosis jobs older than `older_than`."""
-        cutoff = _now() - older_than
+        cutoff = utc_now() - older_than
         with self.engine.begin() as conn:
             conn.execute(delete(tables.dedupe).where(tables.dedupe.c.created_at < cutoff))
         self.jobs.prune(cutoff)

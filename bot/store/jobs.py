@@ -20,18 +20,12 @@ from sqlalchemy import and_, case, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from bot.store import tables
+from bot.store.rows import aware as utc_aware
+from bot.store.rows import now as utc_now
 
 ACTIVE = ("queued", "running", "delivering")  # an orphan in any of these is resumed
 FINISHED = ("done", "failed", "gave_up")
 _LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,7 @@ def _job(row: Any) -> Job:
         status=row.status,
         owner=row.owner,
         attempts=row.attempts,
-        heartbeat_at=_aware(row.heartbeat_at),
+        heartbeat_at=utc_aware(row.heartbeat_at),
         progress_ts=row.progress_ts,
         reason=row.reason,
         replies_posted=row.replies_posted or 0,
@@ -107,7 +101,7 @@ class JobBook:
         self.engine = engine
 
     def create(self, spec: JobSpec, *, owner: str) -> Job:
-        now = _now()
+        now = utc_now()
         job_id = secrets.token_hex(8)
         values = {
             **asdict(spec),
@@ -142,7 +136,7 @@ class JobBook:
             moved = conn.execute(
                 update(t)
                 .where(and_(t.c.id == job_id, t.c.owner == owner, t.c.status.in_(allowed)))
-                .values(updated_at=_now(), **values)
+                .values(updated_at=utc_now(), **values)
             )
         return moved.rowcount == 1
 
@@ -191,14 +185,14 @@ class JobBook:
             renewed = conn.execute(
                 update(t)
                 .where(and_(t.c.owner == owner, t.c.status.in_(ACTIVE)))
-                .values(heartbeat_at=_now())
+                .values(heartbeat_at=utc_now())
             )
         return int(renewed.rowcount)
 
     def orphans(self, lease: timedelta, *, limit: int = 50) -> list[Job]:
         """Unfinished jobs whose owner stopped renewing them for longer than `lease`."""
         t = tables.diagnosis_jobs
-        cutoff = _now() - lease
+        cutoff = utc_now() - lease
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(t)
@@ -212,7 +206,7 @@ class JobBook:
         """Take an orphan: one statement that only one replica can win (the winner's fresh
         heartbeat makes the condition false for everyone after it). Counts an attempt."""
         t = tables.diagnosis_jobs
-        now = _now()
+        now = utc_now()
         with self.engine.begin() as conn:
             taken = conn.execute(
                 update(t)
@@ -235,7 +229,7 @@ class JobBook:
             conn.execute(
                 update(t)
                 .where(and_(t.c.id == job_id, t.c.owner == owner, t.c.status.in_(ACTIVE)))
-                .values(heartbeat_at=_LONG_AGO, attempts=t.c.attempts - 1, updated_at=_now())
+                .values(heartbeat_at=_LONG_AGO, attempts=t.c.attempts - 1, updated_at=utc_now())
             )
 
     def prune(self, cutoff: datetime) -> None:
