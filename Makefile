@@ -22,9 +22,12 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime
 	$(BIN)/gpubot diagnose --demo
 
-## test: lint (ruff, import-linter, playbooks, schema) and the whole test suite
+## test: lint (ruff, import-linter, playbooks, schema) and the whole test suite, one pytest
+## worker per CPU (pytest-xdist; every test makes its own ports, files and PostgreSQL database).
+## PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.dev lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 ## bench: the issue 7 benchmark (5,000 nodes, 150,000 pods; takes minutes, not a test)
 bench: $(VENV)/.dev
